@@ -1,0 +1,115 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ProxmoxHost is the SSH side of the Proxmox host: the ISO is streamed to it
+// and `qm` runs on it. Plain values, because they are fixed before the graph
+// is built.
+type ProxmoxHost struct {
+	// Address is the host name or IP address of the Proxmox host.
+	Address string
+	// Port defaults to 22.
+	Port int
+	// User defaults to root; `qm` needs root.
+	User string
+	// PrivateKeyFile logs in with this key; when empty the ssh agent at
+	// SSH_AUTH_SOCK is used.
+	PrivateKeyFile string
+	// HostKey ("ssh-ed25519 AAAA...") makes every connection check the
+	// host's identity; when empty the first key seen is trusted.
+	HostKey string
+}
+
+// withDefaults fills the port and user.
+func (h ProxmoxHost) withDefaults() ProxmoxHost {
+	if h.Port == 0 {
+		h.Port = 22
+	}
+	if h.User == "" {
+		h.User = "root"
+	}
+	return h
+}
+
+// check reports a host that cannot be reached with what is given, before
+// anything is created.
+func (h ProxmoxHost) check() error {
+	if h.Address == "" {
+		return errors.New("Host.Address is empty: set the Proxmox host's SSH address")
+	}
+	if h.PrivateKeyFile == "" && os.Getenv("SSH_AUTH_SOCK") == "" {
+		return errors.New("no SSH credentials for the Proxmox host: set a private key file (nixlab:proxmox.ssh.privateKeyFile) or start an ssh-agent holding the key (SSH_AUTH_SOCK is not set)")
+	}
+	return nil
+}
+
+// connection returns the remote connection for pulumi-command. The private
+// key, when read from a file, enters the graph only as a secret.
+func (h ProxmoxHost) connection() (remote.ConnectionArgs, error) {
+	conn := remote.ConnectionArgs{
+		Host:           pulumi.String(h.Address),
+		Port:           pulumi.Float64(float64(h.Port)),
+		User:           pulumi.String(h.User),
+		DialErrorLimit: pulumi.Int(20),
+		PerDialTimeout: pulumi.Int(15),
+	}
+	if h.HostKey != "" {
+		conn.HostKey = pulumi.String(strings.TrimSpace(h.HostKey))
+	}
+	if h.PrivateKeyFile != "" {
+		key, err := os.ReadFile(h.PrivateKeyFile)
+		if err != nil {
+			return conn, fmt.Errorf("reading the SSH private key: %w", err)
+		}
+		conn.PrivateKey = pulumi.ToSecret(pulumi.String(string(key))).(pulumi.StringOutput)
+	}
+	// Without a key file the provider uses the agent at SSH_AUTH_SOCK of
+	// its own environment; passing the socket path would put a per-login
+	// value into the inputs and show a diff on every run.
+	return conn, nil
+}
+
+// knownHostsLine is the known_hosts entry for the host key.
+func (h ProxmoxHost) knownHostsLine() string {
+	name := h.Address
+	if h.Port != 22 {
+		name = "[" + h.Address + "]:" + strconv.Itoa(h.Port)
+	}
+	return name + " " + strings.TrimSpace(h.HostKey) + "\n"
+}
+
+// sshEnvironment is the environment upload-iso.sh reads to reach the host.
+// A host key is written to a known_hosts file under stateDir, so ssh checks it
+// strictly.
+func (h ProxmoxHost) sshEnvironment(stateDir string, write bool) (map[string]string, error) {
+	env := map[string]string{
+		"NIXLAB_SSH_HOST":        h.Address,
+		"NIXLAB_SSH_USER":        h.User,
+		"NIXLAB_SSH_PORT":        strconv.Itoa(h.Port),
+		"NIXLAB_SSH_KEY_FILE":    h.PrivateKeyFile,
+		"NIXLAB_SSH_KNOWN_HOSTS": "",
+	}
+	if h.HostKey != "" {
+		path := filepath.Join(stateDir, "known_hosts")
+		env["NIXLAB_SSH_KNOWN_HOSTS"] = path
+		if write {
+			if err := os.MkdirAll(stateDir, 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(h.knownHostsLine()), 0o644); err != nil {
+				return nil, fmt.Errorf("writing %s: %w", path, err)
+			}
+		}
+	}
+	return env, nil
+}

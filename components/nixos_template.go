@@ -1,0 +1,368 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/muhlba91/pulumi-proxmoxve/sdk/v6/go/proxmoxve/vm"
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// NixOSTemplateType is the Pulumi type token of the component.
+const NixOSTemplateType = "nixlab:index:NixOSTemplate"
+
+// Defaults of NixOSTemplateArgs.
+const (
+	DefaultTemplateDiskSizeGB = 20
+	DefaultTemplateCores      = 2
+	DefaultTemplateMemoryMB   = 4096
+	DefaultInstallTimeout     = 60 * time.Minute
+	DefaultPollInterval       = 15 * time.Second
+	DefaultISOStorage         = "local"
+	DefaultVMStorage          = "local-lvm"
+	DefaultBridge             = "vmbr0"
+	DefaultStateDir           = ".nixlab"
+	// CdromInterface is where the installer ISO is attached; the provider
+	// requires an IDE slot, and ide2 is Proxmox's cloud-init drive.
+	CdromInterface = "ide3"
+)
+
+// NixOSTemplateArgs configure a NixOSTemplate. Values that shape the graph
+// (VM ID, sizes, the settings that enter the content hash, paths) are plain
+// Go values; the Proxmox node, storage and bridge may come from other
+// resources.
+type NixOSTemplateArgs struct {
+	// NodeName is the Proxmox node that holds the template. Required.
+	NodeName pulumi.StringInput
+	// VMID is the template's fixed VM ID (100-999999999). Required.
+	VMID int
+	// Name is the VM name; default "nixlab-template".
+	Name string
+	// ISOStorage receives the installer ISO; default "local". It must allow
+	// the "iso" content type.
+	ISOStorage string
+	// VMStorage holds the template disk; default "local-lvm".
+	VMStorage pulumi.StringInput
+	// Bridge for the installer VM's NIC; default "vmbr0".
+	Bridge pulumi.StringInput
+	// DiskSizeGB of the template disk; default 20. Clones may grow it.
+	DiskSizeGB int
+	// Cores and MemoryMB of the installer VM; defaults 2 and 4096.
+	Cores    int
+	MemoryMB int
+	// InstallTimeout bounds the wait for the installer to power the VM off;
+	// default 60 minutes.
+	InstallTimeout time.Duration
+	// PollInterval is how often the installer's progress is read; default
+	// 15 s, so an install failure is seen within seconds of happening.
+	PollInterval time.Duration
+	// Settings are baked into the image (and into the content hash).
+	Settings NodeSettings
+	// ExtraModules are paths of NixOS module files imported into the node
+	// system; their contents enter the content hash.
+	ExtraModules []string
+	// PrebuiltISO, when set, is uploaded instead of building with nix (for
+	// machines without nix). Settings and ExtraModules are then ignored:
+	// the ISO already holds its system.
+	PrebuiltISO string
+	// StateDir is the local directory, relative to the working directory,
+	// for rendered sources, GC-rooted builds and known_hosts; default ".nixlab".
+	StateDir string
+	// Host is the Proxmox host's SSH side. Required.
+	Host ProxmoxHost
+}
+
+// NixOSTemplate builds the installer ISO from the nix sources, uploads it,
+// installs a VM from it unattended and converts that VM into a template.
+type NixOSTemplate struct {
+	pulumi.ResourceState
+
+	// TemplateVmId resolves once the VM has become a template; clones that
+	// use it wait for the conversion.
+	TemplateVmId pulumi.IntOutput
+	// IsoFileId is the uploaded ISO's volume ID, "<storage>:iso/<file>".
+	IsoFileId pulumi.StringOutput
+	// ContentHash is the SHA-256 of the template inputs.
+	ContentHash pulumi.StringOutput
+
+	// Hash is ContentHash as a plain value, known at construction.
+	Hash string
+	// ISOFileName is the name of the ISO on the Proxmox host.
+	ISOFileName string
+
+	// The children, in pipeline order.
+	Build    *local.Command
+	Upload   *local.Command
+	VM       *vm.VirtualMachine
+	Finalize *remote.Command
+}
+
+// withDefaults returns a copy with every unset optional field filled.
+func (a NixOSTemplateArgs) withDefaults() NixOSTemplateArgs {
+	if a.Name == "" {
+		a.Name = "nixlab-template"
+	}
+	if a.ISOStorage == "" {
+		a.ISOStorage = DefaultISOStorage
+	}
+	if a.VMStorage == nil {
+		a.VMStorage = pulumi.String(DefaultVMStorage)
+	}
+	if a.Bridge == nil {
+		a.Bridge = pulumi.String(DefaultBridge)
+	}
+	if a.DiskSizeGB == 0 {
+		a.DiskSizeGB = DefaultTemplateDiskSizeGB
+	}
+	if a.Cores == 0 {
+		a.Cores = DefaultTemplateCores
+	}
+	if a.MemoryMB == 0 {
+		a.MemoryMB = DefaultTemplateMemoryMB
+	}
+	if a.InstallTimeout == 0 {
+		a.InstallTimeout = DefaultInstallTimeout
+	}
+	if a.PollInterval == 0 {
+		a.PollInterval = DefaultPollInterval
+	}
+	if a.StateDir == "" {
+		a.StateDir = DefaultStateDir
+	}
+	if a.Settings.Disk == "" {
+		a.Settings.Disk = DefaultDisk
+	}
+	a.Host = a.Host.withDefaults()
+	return a
+}
+
+func (a NixOSTemplateArgs) check() error {
+	var errs []error
+	if a.NodeName == nil {
+		errs = append(errs, errors.New("NodeName is required: the Proxmox node that holds the template"))
+	}
+	if a.VMID < 100 || a.VMID > 999999999 {
+		errs = append(errs, fmt.Errorf("VMID %d is out of range: use 100 to 999999999", a.VMID))
+	}
+	if a.InstallTimeout < time.Minute || a.PollInterval < time.Second {
+		errs = append(errs, errors.New("InstallTimeout must be at least a minute and PollInterval at least a second"))
+	}
+	if err := a.Host.check(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// NewNixOSTemplate registers the template pipeline: build → upload →
+// installer VM → finalize. Nothing is created when the arguments are
+// invalid. Pass the Proxmox provider with pulumi.Provider or
+// pulumi.Providers; it reaches every child.
+func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs, opts ...pulumi.ResourceOption) (*NixOSTemplate, error) {
+	if args == nil {
+		return nil, errors.New("NixOSTemplate: args are required")
+	}
+	a := args.withDefaults()
+	if err := a.check(); err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+	}
+
+	// The content hash (and, when not previewing, the rendered build tree)
+	// is settled before anything is registered.
+	var hash string
+	var src buildSources
+	var err error
+	if a.PrebuiltISO != "" {
+		hash, err = PrebuiltISOHash(a.PrebuiltISO)
+	} else if src, err = newBuildSources(a.Settings, a.ExtraModules); err == nil {
+		hash = src.hash()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+	}
+	short := hash[:16]
+	flakeDir := filepath.Join(a.StateDir, "src", short)
+	write := !ctx.DryRun()
+	if write && src != nil {
+		if err := src.render(flakeDir); err != nil {
+			return nil, fmt.Errorf("NixOSTemplate %s: rendering nix sources into %s: %w", name, flakeDir, err)
+		}
+	}
+	sshEnv, err := a.Host.sshEnvironment(a.StateDir, write)
+	if err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+	}
+	conn, err := a.Host.connection()
+	if err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+	}
+
+	t := &NixOSTemplate{Hash: hash, ISOFileName: "nixlab-" + short + ".iso"}
+	if err := ctx.RegisterComponentResource(NixOSTemplateType, name, t, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(t)
+
+	// The command resources re-run only when their triggers change: the
+	// scripts, working directory and environment are ignored so that a run
+	// from another checkout (or a newer nixlab) does not rebuild or
+	// re-upload an unchanged ISO.
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	commandOnlyOnTrigger := pulumi.IgnoreChanges([]string{"create", "update", "delete", "dir", "environment", "interpreter"})
+
+	t.Build, err = local.NewCommand(ctx, name+"-build", &local.CommandArgs{
+		Create:      pulumi.String(scriptCommand("build-iso.sh", "create")),
+		Delete:      pulumi.String(scriptCommand("build-iso.sh", "delete")),
+		Dir:         pulumi.String(cwd),
+		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
+		Environment: pulumi.StringMap{
+			"NIXLAB_FLAKE_DIR":    pulumi.String(flakeDir),
+			"NIXLAB_OUT_LINK":     pulumi.String(filepath.Join(a.StateDir, "iso", short)),
+			"NIXLAB_PREBUILT_ISO": pulumi.String(a.PrebuiltISO),
+			"NIXLAB_LOCK_COPY":    pulumi.String(filepath.Join(a.StateDir, "flake.lock")),
+		},
+		Triggers: pulumi.Array{pulumi.String(hash)},
+		Logging:  local.LoggingStderr,
+	}, parent, commandOnlyOnTrigger)
+	if err != nil {
+		return nil, err
+	}
+
+	uploadEnv := pulumi.StringMap{
+		"NIXLAB_ISO_PATH":      t.Build.Stdout,
+		"NIXLAB_STORAGE":       pulumi.String(a.ISOStorage),
+		"NIXLAB_ISO_FILE_NAME": pulumi.String(t.ISOFileName),
+	}
+	for k, v := range sshEnv {
+		uploadEnv[k] = pulumi.String(v)
+	}
+	t.Upload, err = local.NewCommand(ctx, name+"-upload", &local.CommandArgs{
+		Create:      pulumi.String(scriptCommand("upload-iso.sh", "create")),
+		Delete:      pulumi.String(scriptCommand("upload-iso.sh", "delete")),
+		Dir:         pulumi.String(cwd),
+		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
+		Environment: uploadEnv,
+		// A new host or storage uploads there (and removes the old copy).
+		Triggers: pulumi.Array{pulumi.String(hash), pulumi.String(a.Host.Address), pulumi.String(a.ISOStorage)},
+		Logging:  local.LoggingStderr,
+	}, parent, commandOnlyOnTrigger, pulumi.DependsOn([]pulumi.Resource{t.Build}))
+	if err != nil {
+		return nil, err
+	}
+
+	t.VM, err = vm.NewVirtualMachine(ctx, name+"-vm", installerVMArgs(a, hash, t.Upload.Stdout), parent,
+		// The installer powers the VM off, finalize detaches the CD and
+		// converts it with qm: none of that may look like drift, and
+		// flipping `template` through the provider would recreate the VM.
+		pulumi.IgnoreChanges([]string{"started", "template", "cdrom"}),
+		// A new content hash (in the description) means a new template.
+		pulumi.ReplaceOnChanges([]string{"description"}),
+		// The VM ID is fixed: the old VM must go before the new one.
+		pulumi.DeleteBeforeReplace(true),
+		pulumi.DependsOn([]pulumi.Resource{t.Upload}),
+	)
+	if err != nil {
+		return nil, err
+	}
+
+	t.Finalize, err = remote.NewCommand(ctx, name+"-finalize", &remote.CommandArgs{
+		Connection: conn,
+		Create: pulumi.String(scriptCommand("finalize-template.sh",
+			strconv.Itoa(a.VMID),
+			strconv.Itoa(int(a.InstallTimeout/time.Second)),
+			strconv.Itoa(int(a.PollInterval/time.Second)),
+			CdromInterface)),
+		Triggers: pulumi.Array{t.VM.ID(), pulumi.String(hash)},
+		Logging:  remote.LoggingStdoutAndStderr,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{t.VM}),
+		// The connection carries a secret key and may change with the
+		// user's setup; it is no reason to re-run the conversion.
+		pulumi.IgnoreChanges([]string{"connection", "create"}),
+	)
+	if err != nil {
+		return nil, err
+	}
+
+	vmID := a.VMID
+	t.TemplateVmId = pulumi.All(t.VM.VmId, t.Finalize.Stdout).ApplyT(func(vals []any) int {
+		if id, ok := vals[0].(int); ok && id != 0 {
+			return id
+		}
+		return vmID
+	}).(pulumi.IntOutput)
+	t.IsoFileId = t.Upload.Stdout
+	t.ContentHash = pulumi.String(hash).ToStringOutput()
+
+	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{
+		"templateVmId": t.TemplateVmId,
+		"isoFileId":    t.IsoFileId,
+		"contentHash":  t.ContentHash,
+	}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// installerVMArgs describe the VM that boots the installer ISO and becomes
+// the template.
+func installerVMArgs(a NixOSTemplateArgs, hash string, isoFileID pulumi.StringOutput) *vm.VirtualMachineArgs {
+	return &vm.VirtualMachineArgs{
+		NodeName:     a.NodeName,
+		VmId:         pulumi.Int(a.VMID),
+		Name:         pulumi.String(a.Name),
+		Description:  pulumi.String("NixOS template built by nixlab. Content hash " + hash + "."),
+		Tags:         pulumi.ToStringArray([]string{"nixlab", "template"}),
+		Bios:         pulumi.String("seabios"),
+		ScsiHardware: pulumi.String("virtio-scsi-single"),
+		OperatingSystem: &vm.VirtualMachineOperatingSystemArgs{
+			Type: pulumi.String("l26"),
+		},
+		Cpu: &vm.VirtualMachineCpuArgs{
+			Cores: pulumi.Int(a.Cores),
+			Type:  pulumi.String("x86-64-v2-AES"),
+		},
+		Memory: &vm.VirtualMachineMemoryArgs{
+			Dedicated: pulumi.Int(a.MemoryMB),
+		},
+		Disks: vm.VirtualMachineDiskArray{&vm.VirtualMachineDiskArgs{
+			Interface:   pulumi.String("scsi0"),
+			DatastoreId: a.VMStorage,
+			Size:        pulumi.Int(a.DiskSizeGB),
+			FileFormat:  pulumi.String("raw"),
+			Discard:     pulumi.String("on"),
+			Iothread:    pulumi.Bool(true),
+		}},
+		Cdrom: &vm.VirtualMachineCdromArgs{
+			FileId:    isoFileID,
+			Interface: pulumi.String(CdromInterface),
+		},
+		// The empty disk falls through to the CD; once installed, the disk
+		// boots first.
+		BootOrders: pulumi.ToStringArray([]string{"scsi0", CdromInterface}),
+		NetworkDevices: vm.VirtualMachineNetworkDeviceArray{&vm.VirtualMachineNetworkDeviceArgs{
+			Bridge: a.Bridge,
+			Model:  pulumi.String("virtio"),
+		}},
+		// The live installer runs the guest agent: finalize reads the
+		// install status through it.
+		Agent: &vm.VirtualMachineAgentArgs{
+			Enabled: pulumi.Bool(true),
+			Timeout: pulumi.String("2m"),
+			Trim:    pulumi.Bool(true),
+		},
+		SerialDevices: vm.VirtualMachineSerialDeviceArray{&vm.VirtualMachineSerialDeviceArgs{
+			Device: pulumi.String("socket"),
+		}},
+		Started:       pulumi.Bool(true),
+		OnBoot:        pulumi.Bool(false),
+		StopOnDestroy: pulumi.Bool(true),
+	}
+}

@@ -1,0 +1,40 @@
+package components
+
+import (
+	"embed"
+	"fmt"
+	"strings"
+)
+
+// scripts holds the shell scripts the components run, locally or on the
+// Proxmox host. They are embedded so the package works when imported from
+// another module.
+//
+//go:embed scripts/*.sh
+var scripts embed.FS
+
+// script returns an embedded script's text.
+func script(name string) string {
+	b, err := scripts.ReadFile("scripts/" + name)
+	if err != nil {
+		panic(fmt.Sprintf("components: embedded script %s missing: %v", name, err))
+	}
+	return string(b)
+}
+
+// shellQuote quotes s for a POSIX shell as one word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// scriptCommand returns a command line that runs an embedded script with
+// bash and the given positional arguments: `bash -c '<script>' <name> args...`.
+// The script text travels in the command itself, so nothing has to be copied
+// to the machine that runs it first.
+func scriptCommand(name string, args ...string) string {
+	parts := []string{"bash", "-c", shellQuote(script(name)), shellQuote(strings.TrimSuffix(name, ".sh"))}
+	for _, a := range args {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}

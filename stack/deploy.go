@@ -1,0 +1,123 @@
+package stack
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/muhlba91/pulumi-proxmoxve/sdk/v6/go/proxmoxve"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nixlab/nixlab/components"
+)
+
+// Lab is what Deploy creates, for callers that wire more resources onto it
+// or export its values.
+type Lab struct {
+	// Provider is the explicit Proxmox provider every VM uses.
+	Provider *proxmoxve.Provider
+	// SSHKey is the stack's generated ED25519 key pair.
+	SSHKey *tls.PrivateKey
+	// Template is the NixOS template pipeline.
+	Template *components.NixOSTemplate
+}
+
+// Deploy registers the whole lab for a validated config: the stack's SSH key
+// pair, the Proxmox provider and the NixOS template. opts apply to every top-level resource
+// (for example pulumi.Parent to nest the lab in a component of the caller).
+func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*Lab, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("stack.Deploy: config is nil")
+	}
+	key, err := newSSHKey(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ssh key: %w", err)
+	}
+	provider, err := proxmoxve.NewProvider(ctx, "proxmox", providerArgs(cfg), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("proxmox provider: %w", err)
+	}
+	withProvider := append(append([]pulumi.ResourceOption{}, opts...), pulumi.Provider(provider))
+	template, err := components.NewNixOSTemplate(ctx, "template", templateArgs(cfg), withProvider...)
+	if err != nil {
+		return nil, fmt.Errorf("nixlab:template: %w", err)
+	}
+	return &Lab{Provider: provider, SSHKey: key, Template: template}, nil
+}
+
+// providerArgs configures the Proxmox provider. The token reaches Pulumi only
+// as a secret. The provider's own SSH access (used for disk imports and
+// snippets) points at the same host and credentials as nixlab's.
+func providerArgs(cfg *Config) *proxmoxve.ProviderArgs {
+	p := cfg.Proxmox
+	ssh := &proxmoxve.ProviderSshArgs{
+		Username: pulumi.String(p.SSH.User),
+		Nodes: proxmoxve.ProviderSshNodeArray{&proxmoxve.ProviderSshNodeArgs{
+			Name:    pulumi.String(p.Node),
+			Address: pulumi.String(p.SSH.Host),
+			Port:    pulumi.Int(p.SSH.Port),
+		}},
+	}
+	if p.SSH.PrivateKeyFile == "" {
+		ssh.Agent = pulumi.Bool(true)
+	}
+	return &proxmoxve.ProviderArgs{
+		Endpoint: pulumi.String(p.Endpoint),
+		Insecure: pulumi.Bool(p.Insecure),
+		ApiToken: pulumi.ToSecret(pulumi.String(cfg.APIToken.Reveal())).(pulumi.StringOutput),
+		Ssh:      ssh,
+	}
+}
+
+// templateArgs maps the config onto the template component.
+func templateArgs(cfg *Config) *components.NixOSTemplateArgs {
+	t := cfg.Template
+	swap := DefaultSwapSizeGB
+	if t.SwapSizeGB != nil {
+		swap = *t.SwapSizeGB
+	}
+	return &components.NixOSTemplateArgs{
+		NodeName:       pulumi.String(cfg.Proxmox.Node),
+		VMID:           t.VMID,
+		Name:           t.Name,
+		ISOStorage:     cfg.Proxmox.ISOStorage,
+		VMStorage:      pulumi.String(cfg.Proxmox.VMStorage),
+		Bridge:         pulumi.String(cfg.Proxmox.Bridge),
+		DiskSizeGB:     t.DiskSizeGB,
+		Cores:          t.Cores,
+		MemoryMB:       t.MemoryMB,
+		InstallTimeout: time.Duration(t.InstallTimeoutMinutes) * time.Minute,
+		Settings:       nodeSettings(cfg, swap),
+		ExtraModules:   t.ExtraModules,
+		PrebuiltISO:    t.ISOPath,
+		StateDir:       cfg.StateDir,
+		Host: components.ProxmoxHost{
+			Address:        cfg.Proxmox.SSH.Host,
+			Port:           cfg.Proxmox.SSH.Port,
+			User:           cfg.Proxmox.SSH.User,
+			PrivateKeyFile: cfg.Proxmox.SSH.PrivateKeyFile,
+			HostKey:        cfg.Proxmox.SSH.HostKey,
+		},
+	}
+}
+
+// nodeSettings are the settings baked into the image: only what the image
+// itself needs, so clone-time settings never change the content hash.
+func nodeSettings(cfg *Config, swapGB int) components.NodeSettings {
+	s := components.NodeSettings{
+		AdminUser:      cfg.AdminUser,
+		AuthorizedKeys: append([]string{}, cfg.ExtraAuthorizedKeys...),
+		Timezone:       cfg.Timezone,
+		Disk:           components.DefaultDisk,
+		SwapSizeGB:     swapGB,
+	}
+	if cfg.NFS != nil {
+		s.NFS = &components.NFSSettings{
+			Server:     cfg.NFS.Server,
+			Export:     cfg.NFS.Export,
+			MountPoint: cfg.NFS.MountPoint,
+			Options:    append([]string{}, cfg.NFS.Options...),
+		}
+	}
+	return s
+}

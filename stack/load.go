@@ -1,0 +1,129 @@
+package stack
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Namespace is the config namespace of every nixlab key.
+const Namespace = "nixlab"
+
+// Keys lists every top-level config key nixlab reads, without the namespace.
+// Pulumi.yaml declares each of them.
+var Keys = []string{
+	"adminUser", "apiToken", "clusterName", "extraAuthorizedKeys", "network",
+	"nfs", "nodeGroups", "proxmox", "stateDir", "template", "timezone",
+}
+
+// LookupFunc returns the raw value of a fully qualified config key
+// ("nixlab:proxmox") and whether it is set. Object and array values are JSON.
+type LookupFunc func(key string) (string, bool)
+
+// LoadConfig reads every nixlab:* key of the current stack, applies the
+// defaults and validates the result. The API token must be stored as a
+// secret. Errors name the key and say how to fix it.
+func LoadConfig(ctx *pulumi.Context) (*Config, error) {
+	if _, ok := ctx.GetConfig(Namespace + ":apiToken"); ok && !ctx.IsConfigSecret(Namespace+":apiToken") {
+		return nil, &KeyError{Key: Namespace + ":apiToken", Msg: "is stored in plain text; store it as a secret: pulumi config set --secret nixlab:apiToken 'user@realm!tokenid=uuid'"}
+	}
+	return ParseConfig(ctx.GetConfig)
+}
+
+// ParseConfig builds a Config from raw key values (as a stack file holds
+// them), applies defaults and validates it. It needs no Pulumi engine.
+func ParseConfig(lookup LookupFunc) (*Config, error) {
+	c := &Config{}
+	var errs []error
+	decode := func(key string, into any) {
+		raw, ok := lookup(Namespace + ":" + key)
+		if !ok {
+			return
+		}
+		if err := decodeValue(raw, into); err != nil {
+			errs = append(errs, keyErrorFrom(key, err))
+		}
+	}
+	var token string
+	decode("clusterName", &c.ClusterName)
+	decode("proxmox", &c.Proxmox)
+	decode("apiToken", &token)
+	decode("template", &c.Template)
+	decode("nfs", &c.NFS)
+	decode("network", &c.Network)
+	decode("adminUser", &c.AdminUser)
+	decode("timezone", &c.Timezone)
+	decode("extraAuthorizedKeys", &c.ExtraAuthorizedKeys)
+	decode("nodeGroups", &c.NodeGroups)
+	decode("stateDir", &c.StateDir)
+	c.APIToken = Secret(token)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeValue reads a raw config value into the target. Plain strings are
+// stored unquoted by Pulumi; objects, arrays and numbers are JSON.
+func decodeValue(raw string, into any) error {
+	if s, ok := into.(*string); ok {
+		*s = raw
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the value")
+	}
+	return nil
+}
+
+// keyErrorFrom turns a JSON decoding error into a KeyError naming the key
+// (down to the field where the decoder says which one).
+func keyErrorFrom(key string, err error) *KeyError {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		full := key
+		if typeErr.Field != "" {
+			full += "." + typeErr.Field
+		}
+		return &KeyError{Key: Namespace + ":" + full, Msg: fmt.Sprintf("expected %s, got a %s", describeType(typeErr.Type.Kind().String()), typeErr.Value)}
+	case errors.As(err, &syntaxErr):
+		return &KeyError{Key: Namespace + ":" + key, Msg: fmt.Sprintf("is not valid structured config (%v); set it as YAML in the stack file", err)}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &KeyError{Key: Namespace + ":" + key, Msg: fmt.Sprintf("unknown setting %q; check the spelling against the configuration reference in README.md", field)}
+	default:
+		return &KeyError{Key: Namespace + ":" + key, Msg: err.Error()}
+	}
+}
+
+func describeType(kind string) string {
+	switch kind {
+	case "int", "int64", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "string":
+		return "a string"
+	case "slice":
+		return "a list"
+	case "map", "struct", "ptr":
+		return "an object"
+	default:
+		return kind
+	}
+}
