@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/muhlba91/pulumi-proxmoxve/sdk/v6/go/proxmoxve"
@@ -29,6 +30,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 	if cfg == nil {
 		return nil, fmt.Errorf("stack.Deploy: config is nil")
 	}
+	if err := cfg.checkSSHCredentials(); err != nil {
+		return nil, err
+	}
 	key, err := newSSHKey(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ssh key: %w", err)
@@ -43,6 +47,15 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 		return nil, fmt.Errorf("nixlab:template: %w", err)
 	}
 	return &Lab{Provider: provider, SSHKey: key, Template: template}, nil
+}
+
+// checkSSHCredentials fails before anything is created when neither a key
+// file nor an ssh-agent can log in to the Proxmox host.
+func (c *Config) checkSSHCredentials() error {
+	if c.Proxmox.SSH.PrivateKeyFile == "" && os.Getenv("SSH_AUTH_SOCK") == "" {
+		return &KeyError{Key: Namespace + ":proxmox.ssh.privateKeyFile", Msg: "is not set and no ssh-agent is running (SSH_AUTH_SOCK is empty); set it to a private key the Proxmox host accepts, or start ssh-agent and ssh-add the key"}
+	}
+	return nil
 }
 
 // providerArgs configures the Proxmox provider. The token reaches Pulumi only

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# upload-iso.sh — stream the installer ISO to the Proxmox host's ISO storage
+# over the ssh CLI (no temporary copy on the client), verify it by SHA-256,
+# or remove it again. Run by a Pulumi command:local:Command.
+#
+# Usage: upload-iso.sh create|delete
+#
+# Environment:
+#   NIXLAB_ISO_PATH         local ISO file (create only)
+#   NIXLAB_SSH_HOST         Proxmox host
+#   NIXLAB_SSH_USER         ssh user (default root)
+#   NIXLAB_SSH_PORT         ssh port (default 22)
+#   NIXLAB_SSH_KEY_FILE     optional private key file (-i, IdentitiesOnly=yes);
+#                           otherwise the ssh agent / default keys are used
+#   NIXLAB_SSH_KNOWN_HOSTS  optional known_hosts file (StrictHostKeyChecking=yes);
+#                           otherwise StrictHostKeyChecking=accept-new
+#   NIXLAB_STORAGE          Proxmox storage that holds ISO images, e.g. local
+#   NIXLAB_ISO_FILE_NAME    file name on the storage, e.g. nixlab-0123456789abcdef.iso
+#
+# stdout (create): exactly one line, the volume ID <storage>:iso/<file>.
+# Everything else goes to stderr.
+set -euo pipefail
+
+readonly SCRIPT_NAME="upload-iso.sh"
+
+SSH_OPTS=()
+SSH_TARGET=""
+STORAGE=""
+FILE_NAME=""
+VOLUME_ID=""
+
+log() {
+  printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2
+}
+
+die() {
+  log "error: $*"
+  exit 1
+}
+
+usage() {
+  printf 'usage: %s create|delete\n' "$SCRIPT_NAME" >&2
+  exit 2
+}
+
+# quote_cmd prints its arguments as one shell-quoted command string for the
+# remote shell.
+quote_cmd() {
+  local out="" arg
+  for arg in "$@"; do
+    out+="$(printf '%q' "$arg") "
+  done
+  printf '%s\n' "${out% }"
+}
+
+validate() {
+  STORAGE="${NIXLAB_STORAGE:-}"
+  FILE_NAME="${NIXLAB_ISO_FILE_NAME:-}"
+  local host="${NIXLAB_SSH_HOST:-}" user="${NIXLAB_SSH_USER:-root}" port="${NIXLAB_SSH_PORT:-22}"
+  local key="${NIXLAB_SSH_KEY_FILE:-}" known_hosts="${NIXLAB_SSH_KNOWN_HOSTS:-}"
+
+  [[ "$STORAGE" =~ ^[A-Za-z0-9._-]+$ ]] ||
+    die "invalid storage name '$STORAGE' (NIXLAB_STORAGE): use letters, digits, '.', '_' and '-'"
+  [[ "$FILE_NAME" =~ ^[A-Za-z0-9._-]+\.iso$ && "$FILE_NAME" != .* ]] ||
+    die "invalid ISO file name '$FILE_NAME' (NIXLAB_ISO_FILE_NAME): use letters, digits, '.', '_' and '-', ending in .iso"
+  [[ -n "$host" ]] || die "NIXLAB_SSH_HOST is not set"
+  [[ "$host" =~ ^[A-Za-z0-9._:%-]+$ && "$host" != -* ]] ||
+    die "invalid ssh host '$host' (NIXLAB_SSH_HOST)"
+  [[ "$user" =~ ^[A-Za-z0-9._-]+$ && "$user" != -* ]] ||
+    die "invalid ssh user '$user' (NIXLAB_SSH_USER)"
+  if [[ ! "$port" =~ ^[0-9]{1,5}$ ]] || (( 10#$port < 1 || 10#$port > 65535 )); then
+    die "invalid ssh port '$port' (NIXLAB_SSH_PORT): use 1-65535"
+  fi
+
+  SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout=15 -p "$((10#$port))")
+  if [[ -n "$key" ]]; then
+    [[ -f "$key" && -r "$key" ]] || die "ssh key file $key (NIXLAB_SSH_KEY_FILE) does not exist or is not readable"
+    SSH_OPTS+=(-i "$key" -o IdentitiesOnly=yes)
+  fi
+  if [[ -n "$known_hosts" ]]; then
+    [[ -f "$known_hosts" && -r "$known_hosts" ]] ||
+      die "known_hosts file $known_hosts (NIXLAB_SSH_KNOWN_HOSTS) does not exist or is not readable"
+    # ssh splits UserKnownHostsFile on whitespace (it takes a list of files)
+    # unless the path is in double quotes.
+    [[ "$known_hosts" != *'"'* ]] ||
+      die "known_hosts file path '$known_hosts' (NIXLAB_SSH_KNOWN_HOSTS) must not contain a double quote"
+    if [[ "$known_hosts" == *[[:space:]]* ]]; then
+      known_hosts="\"$known_hosts\""
+    fi
+    SSH_OPTS+=(-o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$known_hosts")
+  else
+    SSH_OPTS+=(-o StrictHostKeyChecking=accept-new)
+  fi
+  SSH_TARGET="$user@$host"
+  VOLUME_ID="$STORAGE:iso/$FILE_NAME"
+}
+
+# ssh_run runs the command string $1 on the Proxmox host with the caller's stdin.
+ssh_run() {
+  # The remote command string is meant to be expanded here: every value in it
+  # was quoted for the remote shell with printf %q (see quote_cmd).
+  # shellcheck disable=SC2029
+  ssh "${SSH_OPTS[@]}" "$SSH_TARGET" "$1"
+}
+
+# remote runs the command string $1 on the Proxmox host; stdin is not forwarded.
+remote() {
+  ssh_run "$1" </dev/null
+}
+
+# resolve_dest prints the absolute path of $VOLUME_ID on the host.
+resolve_dest() {
+  local out rc=0
+  out="$(remote "$(quote_cmd pvesm path "$VOLUME_ID")")" || rc=$?
+  if (( rc != 0 )); then
+    die "cannot resolve $VOLUME_ID on $SSH_TARGET: 'pvesm path' failed (exit $rc, see above). Check that ssh to the host works and that storage '$STORAGE' exists on the host and allows ISO content (Datacenter > Storage > $STORAGE > Content: ISO image)"
+  fi
+  if [[ "$out" != /* || "$out" == *$'\n'* || "${out##*/}" != "$FILE_NAME" ]]; then
+    die "unexpected answer from 'pvesm path $VOLUME_ID' on $SSH_TARGET: '$out'; does storage '$STORAGE' allow ISO content?"
+  fi
+  printf '%s\n' "$out"
+}
+
+local_sha256() {
+  local out
+  if command -v sha256sum >/dev/null 2>&1; then
+    out="$(sha256sum <"$1")" || return 1
+  else
+    out="$(shasum -a 256 <"$1")" || return 1
+  fi
+  printf '%s\n' "${out%% *}"
+}
+
+# remote_sha256 prints the sha256 of remote file $1, or nothing when it does not exist.
+remote_sha256() {
+  local out q
+  q="$(printf '%q' "$1")"
+  # Hash stdin: sha256sum escapes some file names in its output.
+  out="$(remote "if test -f $q; then sha256sum < $q; fi")" || return 1
+  printf '%s\n' "${out%% *}"
+}
+
+human_size() {
+  local bytes="$1"
+  if (( bytes >= 1073741824 )); then
+    printf '%d.%02d GiB\n' "$((bytes / 1073741824))" "$((bytes % 1073741824 * 100 / 1073741824))"
+  elif (( bytes >= 1048576 )); then
+    printf '%d.%02d MiB\n' "$((bytes / 1048576))" "$((bytes % 1048576 * 100 / 1048576))"
+  else
+    printf '%d bytes\n' "$bytes"
+  fi
+}
+
+create() {
+  local iso="${NIXLAB_ISO_PATH:-}" dest part size local_sum existing_sum remote_sum rc=0
+  [[ -n "$iso" ]] || die "NIXLAB_ISO_PATH is not set"
+  [[ -f "$iso" && -r "$iso" ]] || die "ISO $iso (NIXLAB_ISO_PATH) does not exist or is not a readable file"
+  size="$(wc -c <"$iso")" || die "cannot read $iso"
+  size="${size//[[:space:]]/}"
+
+  dest="$(resolve_dest)"
+  part="$dest.part"
+
+  log "computing the sha256 of $iso ($(human_size "$size"))"
+  local_sum="$(local_sha256 "$iso")" || die "cannot compute the sha256 of $iso"
+
+  existing_sum="$(remote_sha256 "$dest")" || die "cannot check for an existing $dest on $SSH_TARGET"
+  if [[ -n "$existing_sum" && "$existing_sum" == "$local_sum" ]]; then
+    log "$VOLUME_ID is already on $SSH_TARGET with sha256 $local_sum; skipping the upload"
+    printf '%s\n' "$VOLUME_ID"
+    return 0
+  fi
+  if [[ -n "$existing_sum" ]]; then
+    log "$dest on $SSH_TARGET has a different sha256 ($existing_sum); replacing it"
+  fi
+
+  log "uploading $iso ($(human_size "$size")) to $SSH_TARGET:$part"
+  ssh_run "cat > $(printf '%q' "$part")" <"$iso" >&2 || rc=$?
+  if (( rc != 0 )); then
+    die "upload to $SSH_TARGET:$part failed (ssh exit $rc, see above)"
+  fi
+
+  log "verifying the sha256 of $SSH_TARGET:$part"
+  remote_sum="$(remote_sha256 "$part")" || die "cannot compute the sha256 of $part on $SSH_TARGET"
+  if [[ "$remote_sum" != "$local_sum" ]]; then
+    remote "$(quote_cmd rm -f -- "$part")" >&2 || log "warning: cannot remove $part on $SSH_TARGET"
+    die "checksum mismatch after upload: local sha256 $local_sum, remote sha256 ${remote_sum:-<none>} ($part removed); retry the deployment"
+  fi
+  remote "$(quote_cmd mv -f -- "$part" "$dest")" >&2 || die "cannot move $part to $dest on $SSH_TARGET"
+  log "uploaded $VOLUME_ID ($(human_size "$size"), sha256 $local_sum)"
+  printf '%s\n' "$VOLUME_ID"
+}
+
+delete() {
+  local dest
+  dest="$(resolve_dest)"
+  remote "$(quote_cmd rm -f -- "$dest" "$dest.part")" >&2 || die "cannot remove $dest on $SSH_TARGET"
+  log "removed $VOLUME_ID ($dest) from $SSH_TARGET"
+}
+
+main() {
+  (( $# == 1 )) || usage
+  case "$1" in
+    create | delete) ;;
+    *) usage ;;
+  esac
+  validate
+  "$1"
+}
+
+main "$@"

@@ -1,0 +1,341 @@
+package components_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixlab/nixlab/internal/testutil"
+)
+
+// scriptFakeQm is a qm driven by files in $FAKE_QM_DIR; every call is
+// appended to calls.
+//   - config: printed by `qm config`; with config.fail present it fails.
+//   - statuses: one power state a line for `qm status`; each call takes the
+//     first line, the last line sticks.
+//   - guest: one answer a line for `qm guest exec`, same order rules:
+//     agent-down (agent not running), no-file (status file missing), or the
+//     installer status line itself.
+//   - set.fail / template.fail make those commands fail.
+const scriptFakeQm = `
+d="$FAKE_QM_DIR"
+printf '%s\n' "$*" >>"$d/calls"
+pop() {
+  local f="$d/$1" first
+  first="$(head -n 1 "$f")"
+  if (( $(wc -l <"$f") > 1 )); then
+    tail -n +2 "$f" >"$f.tmp"
+    mv "$f.tmp" "$f"
+  fi
+  printf '%s\n' "$first"
+}
+case "$1" in
+  config)
+    if [[ -f "$d/config.fail" ]]; then
+      echo "Configuration file 'nodes/pve/qemu-server/$2.conf' does not exist" >&2
+      exit 2
+    fi
+    cat "$d/config"
+    ;;
+  status)
+    printf 'status: %s\n' "$(pop statuses)"
+    ;;
+  guest)
+    [[ "$2 $4 $5 $6" == "exec -- cat /run/nixlab-install/status" ]] || { echo "fake qm: unexpected: $*" >&2; exit 2; }
+    s="$(pop guest)"
+    case "$s" in
+      agent-down)
+        echo "QEMU guest agent is not running" >&2
+        exit 255
+        ;;
+      no-file)
+        printf '{\n   "err-data" : "cat: /run/nixlab-install/status: No such file or directory\\n",\n   "exitcode" : 1,\n   "exited" : 1\n}\n'
+        ;;
+      *)
+        printf '{\n   "exitcode" : 0,\n   "exited" : 1,\n   "out-data" : "%s\\n"\n}\n' "$s"
+        ;;
+    esac
+    ;;
+  set)
+    if [[ -f "$d/set.fail" ]]; then echo "VM $2 is locked (backup)" >&2; exit 2; fi
+    echo "update VM $2: $3 $4"
+    ;;
+  template)
+    if [[ -f "$d/template.fail" ]]; then echo "VM $2 is locked (backup)" >&2; exit 2; fi
+    ;;
+  *)
+    echo "fake qm: unexpected: $*" >&2
+    exit 2
+    ;;
+esac
+`
+
+// scriptFakeSleep returns at once and records its argument: for tests that
+// must not wait for real.
+const scriptFakeSleep = `printf '%s\n' "$*" >>"$FAKE_QM_DIR/sleeps"`
+
+const finalizeConfig = "boot: order=scsi0;ide3\ncores: 2\nide3: local:iso/nixlab-0123456789abcdef.iso,media=cdrom\nmemory: 2048\nname: nixlab-template\nscsi0: local-lvm:vm-9000-disk-0,size=20G\n"
+
+type finalizeFixture struct {
+	state, qmBin, sleepBin string
+}
+
+// newFinalizeFixture writes the fake qm's files. fastSleep puts a fake sleep
+// on the PATH.
+func newFinalizeFixture(t *testing.T, config string, statuses, guest []string) finalizeFixture {
+	t.Helper()
+	f := finalizeFixture{state: t.TempDir(), qmBin: t.TempDir(), sleepBin: t.TempDir()}
+	testutil.WriteFake(t, f.qmBin, "qm", scriptFakeQm)
+	testutil.WriteFake(t, f.sleepBin, "sleep", scriptFakeSleep)
+	scriptWriteFile(t, filepath.Join(f.state, "config"), config)
+	scriptWriteFile(t, filepath.Join(f.state, "statuses"), strings.Join(statuses, "\n")+"\n")
+	scriptWriteFile(t, filepath.Join(f.state, "guest"), strings.Join(guest, "\n")+"\n")
+	return f
+}
+
+func (f finalizeFixture) env(fastSleep bool) []string {
+	path := testutil.PathWith(f.qmBin)
+	if fastSleep {
+		path = testutil.PathWith(f.qmBin, f.sleepBin)
+	}
+	return []string{"PATH=" + path, "HOME=" + f.state, "FAKE_QM_DIR=" + f.state}
+}
+
+func (f finalizeFixture) touch(t *testing.T, name string) {
+	t.Helper()
+	scriptWriteFile(t, filepath.Join(f.state, name), "")
+}
+
+func (f finalizeFixture) calls(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.state, "calls"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+func (f finalizeFixture) sleeps(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.state, "sleeps"))
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+// conversions returns the calls that change the VM (set, template).
+func finalizeConversions(calls []string) []string {
+	var out []string
+	for _, c := range calls {
+		if strings.HasPrefix(c, "set ") || strings.HasPrefix(c, "template ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestScriptFinalizeTemplate_Shellcheck(t *testing.T) {
+	scriptShellcheck(t, "finalize-template.sh")
+}
+
+func TestScriptFinalizeTemplate_Success(t *testing.T) {
+	t.Parallel()
+	bash := testutil.RequireTool(t, "bash")
+	for _, mode := range []string{"bash file", "bash -c"} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFinalizeFixture(t, finalizeConfig,
+				[]string{"running", "running", "running", "running", "running", "running", "stopped"},
+				[]string{"agent-down", "no-file", "running: partitioning /dev/sda", "running: partitioning /dev/sda",
+					"running: installing NixOS (nixos-install)", "done: installed; powering off"})
+			args := []string{"9000", "600", "5", "ide3"}
+			var res scriptResult
+			if mode == "bash -c" {
+				// How the component runs it on the host.
+				text := scriptReadFile(t, scriptFile(t, "finalize-template.sh"))
+				res = scriptRunArgv(t, f.state, f.env(true), append([]string{bash, "-c", text, "finalize-template"}, args...))
+			} else {
+				res = scriptRun(t, f.state, f.env(true), "finalize-template.sh", args...)
+			}
+			if res.code != 0 {
+				t.Fatalf("exit %d", res.code)
+			}
+			if got := finalizeConversions(f.calls(t)); !slices.Equal(got, []string{"set 9000 --delete ide3", "template 9000"}) {
+				t.Errorf("conversion calls = %q, want set --delete ide3 then template", got)
+			}
+			calls := f.calls(t)
+			if last := calls[len(calls)-1]; last != "template 9000" {
+				t.Errorf("last qm call = %q, want template", last)
+			}
+			for _, line := range []string{
+				"running: partitioning /dev/sda",
+				"running: installing NixOS (nixos-install)",
+				"done: installed; powering off",
+			} {
+				re := regexp.MustCompile(`(?m)^\[vm 9000 \+\d+m\d\ds\] ` + regexp.QuoteMeta(line) + `$`)
+				if n := len(re.FindAllString(res.stdout, -1)); n != 1 {
+					t.Errorf("progress line %q printed %d times, want once", line, n)
+				}
+			}
+			if !strings.HasSuffix(res.stdout, "VM 9000 is now a template\n") {
+				t.Errorf("stdout does not end with the result line")
+			}
+			if n := f.sleeps(t); n != 6 {
+				t.Errorf("slept %d times, want 6 (one per running poll)", n)
+			}
+			if b, _ := os.ReadFile(filepath.Join(f.state, "sleeps")); !strings.HasPrefix(string(b), "5\n") {
+				t.Errorf("sleeps %q, want the poll interval 5", b)
+			}
+		})
+	}
+}
+
+func TestScriptFinalizeTemplate_AlreadyTemplate(t *testing.T) {
+	t.Parallel()
+	f := newFinalizeFixture(t, "name: nixlab-template\ntemplate: 1\n", []string{"stopped"}, []string{"agent-down"})
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+	if res.code != 0 {
+		t.Fatalf("exit %d", res.code)
+	}
+	if res.stdout != "VM 9000 is already a template\n" {
+		t.Errorf("stdout = %q", res.stdout)
+	}
+	if calls := f.calls(t); !slices.Equal(calls, []string{"config 9000"}) {
+		t.Errorf("qm calls = %q, want only config", calls)
+	}
+}
+
+func TestScriptFinalizeTemplate_NoCdromAttached(t *testing.T) {
+	t.Parallel()
+	f := newFinalizeFixture(t, "name: nixlab-template\nscsi0: local-lvm:vm-9000-disk-0,size=20G\n", []string{"stopped"}, []string{"agent-down"})
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+	if res.code != 0 {
+		t.Fatalf("exit %d", res.code)
+	}
+	if got := finalizeConversions(f.calls(t)); !slices.Equal(got, []string{"template 9000"}) {
+		t.Errorf("conversion calls = %q, want only template", got)
+	}
+}
+
+func TestScriptFinalizeTemplate_InstallerFailed(t *testing.T) {
+	t.Parallel()
+	f := newFinalizeFixture(t, finalizeConfig, []string{"running"},
+		[]string{"failed: /dev/sda already holds a partition table; refusing to touch it"})
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+	if res.code != 1 {
+		t.Fatalf("exit %d, want 1", res.code)
+	}
+	scriptMustContain(t, "stderr", res.stderr,
+		"installer failed on VM 9000: /dev/sda already holds a partition table; refusing to touch it",
+		"console", "left running")
+	if n := f.sleeps(t); n != 0 {
+		t.Errorf("slept %d times before reporting the failure, want 0", n)
+	}
+	if got := finalizeConversions(f.calls(t)); len(got) != 0 {
+		t.Errorf("VM changed after a failed install: %q", got)
+	}
+}
+
+func TestScriptFinalizeTemplate_Timeout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		guest []string
+		want  string
+	}{
+		{"last status", []string{"agent-down", "running: installing NixOS (nixos-install)"},
+			"VM 9000 did not power off within 2 seconds; last installer status: running: installing NixOS (nixos-install)"},
+		{"agent never answers", []string{"agent-down"},
+			"VM 9000 did not power off within 2 seconds; last installer status: none (guest agent never answered)"},
+		{"status file never written", []string{"agent-down", "no-file"},
+			"last installer status: none (the guest agent answered, but /run/nixlab-install/status was never written)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFinalizeFixture(t, finalizeConfig, []string{"running"}, tc.guest)
+			res := scriptRun(t, f.state, f.env(false), "finalize-template.sh", "9000", "2", "1", "ide3")
+			if res.code != 1 {
+				t.Fatalf("exit %d, want 1", res.code)
+			}
+			scriptMustContain(t, "stderr", res.stderr, tc.want)
+			if got := finalizeConversions(f.calls(t)); len(got) != 0 {
+				t.Errorf("VM changed after a timeout: %q", got)
+			}
+			if res.took < 2*time.Second || res.took > 5*time.Second {
+				t.Errorf("took %v, want about the 2 s timeout", res.took)
+			}
+		})
+	}
+}
+
+func TestScriptFinalizeTemplate_InvalidArgs(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		nil,
+		{"9000", "600", "5"},
+		{"9000", "600", "5", "ide3", "extra"},
+		{"abc", "600", "5", "ide3"},
+		{"99", "600", "5", "ide3"},
+		{"1000000000", "600", "5", "ide3"},
+		{"09000", "600", "5", "ide3"},
+		{"9000;reboot", "600", "5", "ide3"},
+		{"9000", "0", "5", "ide3"},
+		{"9000", "-1", "5", "ide3"},
+		{"9000", "10m", "5", "ide3"},
+		{"9000", "600", "0", "ide3"},
+		{"9000", "600", "", "ide3"},
+		{"9000", "600", "5", "ide4"},
+		{"9000", "600", "5", "sata0"},
+		{"9000", "600", "5", "ide3 --delete scsi0"},
+	} {
+		f := newFinalizeFixture(t, finalizeConfig, []string{"stopped"}, []string{"agent-down"})
+		res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", args...)
+		if res.code == 0 {
+			t.Errorf("args %q accepted", args)
+		}
+		if !strings.Contains(res.stderr, "usage:") {
+			t.Errorf("args %q: no usage on stderr: %q", args, res.stderr)
+		}
+		if calls := f.calls(t); len(calls) != 0 {
+			t.Errorf("args %q: qm called: %q", args, calls)
+		}
+	}
+}
+
+func TestScriptFinalizeTemplate_QmFails(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, fail, want string
+		wantCalls        []string
+	}{
+		{"vm missing", "config.fail", "cannot read the configuration of VM 9000", nil},
+		{"set fails", "set.fail", "cannot detach ide3 from VM 9000", []string{"set 9000 --delete ide3"}},
+		{"template fails", "template.fail", "cannot convert VM 9000 into a template", []string{"set 9000 --delete ide3", "template 9000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFinalizeFixture(t, finalizeConfig, []string{"stopped"}, []string{"agent-down"})
+			f.touch(t, tc.fail)
+			res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+			if res.code == 0 {
+				t.Fatal("succeeded")
+			}
+			scriptMustContain(t, "stderr", res.stderr, tc.want)
+			if strings.Contains(res.stdout, "is now a template") {
+				t.Errorf("claimed success: %q", res.stdout)
+			}
+			if got := finalizeConversions(f.calls(t)); !slices.Equal(got, tc.wantCalls) {
+				t.Errorf("conversion calls = %q, want %q", got, tc.wantCalls)
+			}
+		})
+	}
+}

@@ -1,0 +1,169 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+
+	"github.com/nixlab/nixlab/internal/testutil"
+	"github.com/nixlab/nixlab/stack"
+)
+
+// testToken is a well-formed API token that must only ever travel as a secret.
+const testToken = "root@pam!nixlab=0badc0de-1234-4321-abcd-0123456789ab"
+
+// registration is one resource the program registered under mocks.
+type registration struct {
+	pulumi.MockResourceArgs
+	URN string
+}
+
+// recorder is a Pulumi mock monitor that records every registration and
+// answers with what the real providers would compute.
+type recorder struct {
+	mu   sync.Mutex
+	regs map[string]registration // by resource name
+	urns map[string]string       // name -> URN
+}
+
+func newRecorder() *recorder {
+	return &recorder{regs: map[string]registration{}, urns: map[string]string{}}
+}
+
+func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	urn := ""
+	if args.RegisterRPC != nil {
+		urn = mockURN(args.RegisterRPC.GetParent(), args.TypeToken, args.Name)
+	}
+	r.mu.Lock()
+	r.regs[args.Name] = registration{MockResourceArgs: args, URN: urn}
+	r.mu.Unlock()
+
+	out := args.Inputs.Copy()
+	switch args.TypeToken {
+	case "command:local:Command":
+		env := args.Inputs["environment"].ObjectValue()
+		switch {
+		case strings.HasSuffix(args.Name, "-build"):
+			out["stdout"] = resource.NewStringProperty(env["NIXLAB_OUT_LINK"].StringValue() + "/iso/nixlab-installer.iso")
+		case strings.HasSuffix(args.Name, "-upload"):
+			out["stdout"] = resource.NewStringProperty(env["NIXLAB_STORAGE"].StringValue() + ":iso/" + env["NIXLAB_ISO_FILE_NAME"].StringValue())
+		}
+	case "command:remote:Command":
+		out["stdout"] = resource.NewStringProperty("template ready")
+	case "proxmoxve:VM/virtualMachine:VirtualMachine":
+		out["vmId"] = args.Inputs["vmId"]
+	case "tls:index/privateKey:PrivateKey":
+		out["publicKeyOpenssh"] = resource.NewStringProperty("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMock")
+		out["privateKeyOpenssh"] = resource.MakeSecret(resource.NewStringProperty("-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n"))
+	}
+	return args.Name + "-id", out, nil
+}
+
+func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return args.Args, nil
+}
+
+// mockURN forms a URN the way the mock monitor does (stack lab, project nixlab).
+func mockURN(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN("lab", "nixlab", parentType, tokens.Type(typ), name))
+}
+
+func (r *recorder) get(t *testing.T, name string) registration {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reg, ok := r.regs[name]
+	if !ok {
+		t.Fatalf("resource %q was not registered; have %v", name, r.names())
+	}
+	return reg
+}
+
+func (r *recorder) names() []string {
+	var names []string
+	for n := range r.regs {
+		names = append(names, n)
+	}
+	return names
+}
+
+// labConfig returns Pulumi config for the reference lab stack, with the API
+// token added, an ssh-agent socket faked (nothing connects to it under
+// mocks) and the state directory moved into a temp dir.
+func labConfig(t *testing.T, overrides map[string]string) map[string]string {
+	t.Helper()
+	sf, err := stack.ReadStackFile(filepath.Join(testutil.RepoRoot(t), "Pulumi.lab.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sf.Values()
+	cfg["nixlab:apiToken"] = testToken
+	cfg["nixlab:stateDir"] = filepath.Join(t.TempDir(), "state")
+	for k, v := range overrides {
+		if v == "" {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
+	}
+	if os.Getenv("SSH_AUTH_SOCK") == "" {
+		t.Setenv("SSH_AUTH_SOCK", filepath.Join(t.TempDir(), "agent.sock"))
+	}
+	return cfg
+}
+
+// runMocked runs program under mocks with the given config; dryRun selects
+// preview (true) or update (false).
+func runMocked(t *testing.T, cfg map[string]string, dryRun bool, program pulumi.RunFunc) (*recorder, error) {
+	t.Helper()
+	rec := newRecorder()
+	err := pulumi.RunErr(program, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
+		ri.Config = cfg
+		ri.ConfigSecretKeys = []string{"nixlab:apiToken"}
+		ri.DryRun = dryRun
+	})
+	return rec, err
+}
+
+// await resolves an output inside a mocked program.
+func await(ctx *pulumi.Context, out pulumi.Output) (internals.UnsafeAwaitOutputResult, error) {
+	return internals.UnsafeAwaitOutput(context.Background(), out)
+}
+
+// plainStrings lists every non-secret string inside a property value.
+func plainStrings(v resource.PropertyValue) []string {
+	switch {
+	case v.IsSecret():
+		return nil
+	case v.IsString():
+		return []string{v.StringValue()}
+	case v.IsArray():
+		var out []string
+		for _, e := range v.ArrayValue() {
+			out = append(out, plainStrings(e)...)
+		}
+		return out
+	case v.IsObject():
+		var out []string
+		for _, e := range v.ObjectValue() {
+			out = append(out, plainStrings(e)...)
+		}
+		return out
+	case v.IsOutput():
+		return plainStrings(v.OutputValue().Element)
+	}
+	return nil
+}

@@ -1,0 +1,424 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nixlab/nixlab/stack"
+)
+
+// deployLab runs LoadConfig + Deploy under mocks and returns the recorder
+// and the Lab.
+func deployLab(t *testing.T, cfg map[string]string, dryRun bool) (*recorder, *stack.Lab) {
+	t.Helper()
+	var lab *stack.Lab
+	rec, err := runMocked(t, cfg, dryRun, func(ctx *pulumi.Context) error {
+		c, err := stack.LoadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		lab, err = stack.Deploy(ctx, c)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("deploy under mocks: %v", err)
+	}
+	return rec, lab
+}
+
+func TestProgramRunsOnLabStack(t *testing.T) {
+	rec, err := runMocked(t, labConfig(t, nil), false, stack.Program)
+	if err != nil {
+		t.Fatalf("stack.Program: %v", err)
+	}
+	for _, name := range []string{"proxmox", "ssh-key", "template", "template-build", "template-upload", "template-vm", "template-finalize"} {
+		rec.get(t, name)
+	}
+}
+
+func TestTemplateChildrenTypesAndParents(t *testing.T) {
+	rec, _ := deployLab(t, labConfig(t, nil), false)
+	comp := rec.get(t, "template")
+	if comp.TypeToken != "nixlab:index:NixOSTemplate" || comp.Custom {
+		t.Fatalf("template component: type %q custom %v", comp.TypeToken, comp.Custom)
+	}
+	children := []struct{ name, typ string }{
+		{"template-build", "command:local:Command"},
+		{"template-upload", "command:local:Command"},
+		{"template-vm", "proxmoxve:VM/virtualMachine:VirtualMachine"},
+		{"template-finalize", "command:remote:Command"},
+	}
+	for _, c := range children {
+		reg := rec.get(t, c.name)
+		if reg.TypeToken != c.typ {
+			t.Errorf("%s: type %q, want %q", c.name, reg.TypeToken, c.typ)
+		}
+		if got := reg.RegisterRPC.GetParent(); got != comp.URN {
+			t.Errorf("%s: parent %q, want the component %q", c.name, got, comp.URN)
+		}
+	}
+}
+
+func TestTemplateDependencyChain(t *testing.T) {
+	rec, _ := deployLab(t, labConfig(t, nil), false)
+	chain := []string{"template-build", "template-upload", "template-vm", "template-finalize"}
+	for i := 1; i < len(chain); i++ {
+		prev, cur := rec.get(t, chain[i-1]), rec.get(t, chain[i])
+		if !slices.Contains(cur.RegisterRPC.GetDependencies(), prev.URN) {
+			t.Errorf("%s does not depend on %s; deps %v", chain[i], chain[i-1], cur.RegisterRPC.GetDependencies())
+		}
+	}
+	// The data edges, not only the ordering: the upload reads the build's
+	// ISO path, the VM mounts the upload's volume.
+	upload := rec.get(t, "template-upload")
+	if deps := upload.RegisterRPC.GetPropertyDependencies()["environment"]; deps == nil || !slices.Contains(deps.GetUrns(), rec.get(t, "template-build").URN) {
+		t.Errorf("upload environment does not come from the build output")
+	}
+	vmReg := rec.get(t, "template-vm")
+	if deps := vmReg.RegisterRPC.GetPropertyDependencies()["cdrom"]; deps == nil || !slices.Contains(deps.GetUrns(), upload.URN) {
+		t.Errorf("VM cdrom does not come from the upload output")
+	}
+}
+
+func TestTemplateResourceOptions(t *testing.T) {
+	rec, _ := deployLab(t, labConfig(t, nil), false)
+	vmReg := rec.get(t, "template-vm")
+	ignored := vmReg.RegisterRPC.GetIgnoreChanges()
+	for _, p := range []string{"started", "template", "cdrom"} {
+		if !slices.Contains(ignored, p) {
+			t.Errorf("VM ignoreChanges %v lacks %q", ignored, p)
+		}
+	}
+	if !vmReg.RegisterRPC.GetDeleteBeforeReplace() {
+		t.Error("VM with a fixed VM ID must be delete-before-replace")
+	}
+	if !slices.Contains(vmReg.RegisterRPC.GetReplaceOnChanges(), "description") {
+		t.Errorf("VM replaceOnChanges %v lacks description (the content hash)", vmReg.RegisterRPC.GetReplaceOnChanges())
+	}
+	for _, name := range []string{"template-build", "template-upload"} {
+		ig := rec.get(t, name).RegisterRPC.GetIgnoreChanges()
+		for _, p := range []string{"create", "delete", "dir", "environment"} {
+			if !slices.Contains(ig, p) {
+				t.Errorf("%s ignoreChanges %v lacks %q: a run from another checkout would redo it", name, ig, p)
+			}
+		}
+	}
+	if ig := rec.get(t, "template-finalize").RegisterRPC.GetIgnoreChanges(); !slices.Contains(ig, "connection") {
+		t.Errorf("finalize ignoreChanges %v lacks connection", ig)
+	}
+}
+
+func TestTemplateUsesTheExplicitProvider(t *testing.T) {
+	rec, _ := deployLab(t, labConfig(t, nil), false)
+	prov := rec.get(t, "proxmox")
+	if prov.TypeToken != "pulumi:providers:proxmoxve" {
+		t.Fatalf("provider type %q", prov.TypeToken)
+	}
+	vmReg := rec.get(t, "template-vm")
+	if !strings.HasPrefix(vmReg.Provider, prov.URN+"::") {
+		t.Errorf("VM provider %q is not the explicit provider %q", vmReg.Provider, prov.URN)
+	}
+	in := prov.Inputs
+	if in["endpoint"].StringValue() != "https://192.168.1.5:8006/" || !in["insecure"].BoolValue() {
+		t.Errorf("provider endpoint/insecure = %v/%v", in["endpoint"], in["insecure"])
+	}
+}
+
+func TestAPITokenOnlyAsSecret(t *testing.T) {
+	cfg := labConfig(t, nil)
+	rec, _ := deployLab(t, cfg, false)
+	token := rec.get(t, "proxmox").Inputs["apiToken"]
+	if !token.IsSecret() {
+		t.Fatalf("provider apiToken is not a secret: %v", token)
+	}
+	if got := token.SecretValue().Element.StringValue(); got != testToken {
+		t.Fatalf("provider apiToken = %q, want the configured token", got)
+	}
+	for name, reg := range rec.regs {
+		for _, s := range plainStrings(resource.NewObjectProperty(reg.Inputs)) {
+			if strings.Contains(s, testToken) || strings.Contains(s, "0badc0de-1234") {
+				t.Errorf("%s carries the API token in a plain input", name)
+			}
+		}
+	}
+	// Nothing written locally holds it either.
+	_ = filepath.WalkDir(cfg["nixlab:stateDir"], func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), "0badc0de") {
+				t.Errorf("%s holds the API token", p)
+			}
+		}
+		return nil
+	})
+}
+
+func TestSSHPrivateKeyFileIsSecret(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material\n-----END OPENSSH PRIVATE KEY-----\n"
+	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proxmox := `{"endpoint":"https://192.168.1.5:8006/","node":"pve","ssh":{"host":"192.168.1.5","privateKeyFile":"` + keyFile + `","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyHostKeyHostKeyHostKeyHostKeyHostKey"}}`
+	cfg := labConfig(t, map[string]string{"nixlab:proxmox": proxmox})
+	rec, _ := deployLab(t, cfg, false)
+	conn := rec.get(t, "template-finalize").Inputs["connection"]
+	connSecret := conn.IsSecret()
+	if connSecret {
+		conn = conn.SecretValue().Element
+	}
+	pk := conn.ObjectValue()["privateKey"]
+	if !connSecret && !pk.IsSecret() {
+		t.Fatalf("finalize connection privateKey is not a secret")
+	}
+	if conn.ObjectValue()["hostKey"].StringValue() == "" {
+		t.Error("host key not passed to the remote connection")
+	}
+	for name, reg := range rec.regs {
+		for _, s := range plainStrings(resource.NewObjectProperty(reg.Inputs)) {
+			if strings.Contains(s, "secret-key-material") {
+				t.Errorf("%s carries the private key in a plain input", name)
+			}
+		}
+	}
+	// The upload's ssh gets the key by path and checks the host key.
+	env := rec.get(t, "template-upload").Inputs["environment"].ObjectValue()
+	if env["NIXLAB_SSH_KEY_FILE"].StringValue() != keyFile {
+		t.Errorf("upload key file = %v", env["NIXLAB_SSH_KEY_FILE"])
+	}
+	kh := env["NIXLAB_SSH_KNOWN_HOSTS"].StringValue()
+	b, err := os.ReadFile(kh)
+	if err != nil || !strings.HasPrefix(string(b), "192.168.1.5 ssh-ed25519 AAAA") {
+		t.Errorf("known_hosts %q = %q (%v)", kh, b, err)
+	}
+}
+
+func TestInstallerVMInputs(t *testing.T) {
+	rec, lab := deployLab(t, labConfig(t, nil), false)
+	in := rec.get(t, "template-vm").Inputs
+	short := lab.Template.Hash[:16]
+	checks := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"vmId", in["vmId"].NumberValue(), 9000.0},
+		{"nodeName", in["nodeName"].StringValue(), "pve"},
+		{"name", in["name"].StringValue(), "nixlab-template"},
+		{"bios", in["bios"].StringValue(), "seabios"},
+		{"scsiHardware", strings.HasPrefix(in["scsiHardware"].StringValue(), "virtio-scsi"), true},
+		{"started", in["started"].BoolValue(), true},
+		{"disk interface", disk(in)["interface"].StringValue(), "scsi0"},
+		{"disk datastore", disk(in)["datastoreId"].StringValue(), "local-lvm"},
+		{"disk size", disk(in)["size"].NumberValue(), 20.0},
+		{"disk format", disk(in)["fileFormat"].StringValue(), "raw"},
+		{"cdrom interface", in["cdrom"].ObjectValue()["interface"].StringValue(), "ide3"},
+		{"cdrom iso", in["cdrom"].ObjectValue()["fileId"].StringValue(), "local:iso/nixlab-" + short + ".iso"},
+		{"boot order", strings.Join(stringsOf(in["bootOrders"]), ","), "scsi0,ide3"},
+		{"bridge", in["networkDevices"].ArrayValue()[0].ObjectValue()["bridge"].StringValue(), "vmbr0"},
+		{"nic model", in["networkDevices"].ArrayValue()[0].ObjectValue()["model"].StringValue(), "virtio"},
+		{"agent", in["agent"].ObjectValue()["enabled"].BoolValue(), true},
+		{"hash in description", strings.Contains(in["description"].StringValue(), lab.Template.Hash), true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("VM %s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestCommandInputs(t *testing.T) {
+	cfg := labConfig(t, nil)
+	rec, lab := deployLab(t, cfg, false)
+	hash, short := lab.Template.Hash, lab.Template.Hash[:16]
+
+	build := rec.get(t, "template-build").Inputs
+	if trig := build["triggers"].ArrayValue(); len(trig) != 1 || trig[0].StringValue() != hash {
+		t.Errorf("build triggers = %v, want [content hash]", trig)
+	}
+	benv := build["environment"].ObjectValue()
+	if got := benv["NIXLAB_FLAKE_DIR"].StringValue(); got != filepath.Join(cfg["nixlab:stateDir"], "src", short) {
+		t.Errorf("flake dir = %q", got)
+	}
+	if !strings.Contains(build["create"].StringValue(), "'build-iso' 'create'") {
+		t.Errorf("build create does not run build-iso.sh create")
+	}
+
+	upload := rec.get(t, "template-upload").Inputs
+	uenv := upload["environment"].ObjectValue()
+	if got := uenv["NIXLAB_ISO_FILE_NAME"].StringValue(); got != "nixlab-"+short+".iso" {
+		t.Errorf("ISO file name %q does not carry the hash", got)
+	}
+	if got := uenv["NIXLAB_ISO_PATH"].StringValue(); !strings.HasPrefix(got, filepath.Join(cfg["nixlab:stateDir"], "iso", short)) {
+		t.Errorf("upload reads %q, not the build's GC-rooted ISO", got)
+	}
+	if uenv["NIXLAB_SSH_HOST"].StringValue() != "192.168.1.5" || uenv["NIXLAB_STORAGE"].StringValue() != "local" {
+		t.Errorf("upload target = %v/%v", uenv["NIXLAB_SSH_HOST"], uenv["NIXLAB_STORAGE"])
+	}
+	if !strings.Contains(upload["delete"].StringValue(), "'upload-iso' 'delete'") {
+		t.Errorf("upload delete does not remove the uploaded ISO")
+	}
+
+	fin := rec.get(t, "template-finalize").Inputs
+	if !strings.Contains(fin["create"].StringValue(), "'finalize-template' '9000' '3600' '15' 'ide3'") {
+		t.Errorf("finalize create lacks its arguments: ...%s", tail(fin["create"].StringValue(), 80))
+	}
+	if fin["delete"].HasValue() {
+		t.Errorf("finalize must not delete anything (the VM resource owns the template)")
+	}
+}
+
+func TestRenderedSourcesOnUpdateOnly(t *testing.T) {
+	cfg := labConfig(t, nil)
+	_, lab := deployLab(t, cfg, true)
+	if _, err := os.Stat(cfg["nixlab:stateDir"]); !os.IsNotExist(err) {
+		t.Fatalf("preview wrote into the state directory (%v)", err)
+	}
+	_, lab2 := deployLab(t, cfg, false)
+	if lab.Template.Hash != lab2.Template.Hash {
+		t.Fatal("preview and update disagree on the content hash")
+	}
+	dir := filepath.Join(cfg["nixlab:stateDir"], "src", lab.Template.Hash[:16])
+	for _, f := range []string{"flake.nix", "lib/settings.nix", "modules/installer.nix", "scripts/install.sh"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("rendered tree lacks %s: %v", f, err)
+		}
+	}
+	var settings struct {
+		AdminUser  string `json:"adminUser"`
+		SwapSizeGB int    `json:"swapSizeGb"`
+		NFS        struct {
+			Server, Export, MountPoint string
+			Options                    []string
+		} `json:"nfs"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "settings.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &settings); err != nil {
+		t.Fatal(err)
+	}
+	if settings.AdminUser != "nixos" || settings.SwapSizeGB != 2 || settings.NFS.Server != "192.168.1.4" ||
+		settings.NFS.Export != "/volume1/k8s-cluster-storage" || settings.NFS.MountPoint != "/mnt/nfs" || len(settings.NFS.Options) == 0 {
+		t.Errorf("settings.json = %s", b)
+	}
+}
+
+func TestTemplateOutputs(t *testing.T) {
+	cfg := labConfig(t, nil)
+	_, err := runMocked(t, cfg, false, func(ctx *pulumi.Context) error {
+		c, err := stack.LoadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		lab, err := stack.Deploy(ctx, c)
+		if err != nil {
+			return err
+		}
+		id, err := await(ctx, lab.Template.TemplateVmId)
+		if err != nil || id.Value != 9000 {
+			t.Errorf("TemplateVmId = %v (%v)", id.Value, err)
+		}
+		if !slices.ContainsFunc(id.Dependencies, func(r pulumi.Resource) bool { return r == pulumi.Resource(lab.Template.Finalize) }) {
+			t.Errorf("TemplateVmId does not wait for finalize")
+		}
+		iso, err := await(ctx, lab.Template.IsoFileId)
+		if err != nil || iso.Value != "local:iso/"+lab.Template.ISOFileName {
+			t.Errorf("IsoFileId = %v (%v)", iso.Value, err)
+		}
+		h, err := await(ctx, lab.Template.ContentHash)
+		if err != nil || h.Value != lab.Template.Hash || len(lab.Template.Hash) != 64 {
+			t.Errorf("ContentHash = %v (%v)", h.Value, err)
+		}
+		key, err := await(ctx, lab.SSHKey.PrivateKeyOpenssh)
+		if err != nil || !key.Secret {
+			t.Errorf("ssh private key output is not secret (%v)", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadConfigCreatesNothing(t *testing.T) {
+	cfg := labConfig(t, map[string]string{"nixlab:template": `{"vmId":42}`})
+	rec, err := runMocked(t, cfg, false, stack.Program)
+	if err == nil || !strings.Contains(err.Error(), "nixlab:template.vmId") {
+		t.Fatalf("error = %v, want one naming nixlab:template.vmId", err)
+	}
+	if n := len(rec.regs); n != 0 {
+		t.Fatalf("%d resources registered despite the bad config: %v", n, rec.names())
+	}
+}
+
+func TestPlainTextTokenRefused(t *testing.T) {
+	cfg := labConfig(t, nil)
+	rec := newRecorder()
+	err := pulumi.RunErr(stack.Program, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
+		ri.Config = cfg // no ConfigSecretKeys: the token is plain text
+	})
+	if err == nil || !strings.Contains(err.Error(), "--secret") {
+		t.Fatalf("error = %v, want a demand to store the token as a secret", err)
+	}
+}
+
+func TestMissingSSHCredentialsCreateNothing(t *testing.T) {
+	cfg := labConfig(t, nil)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	rec, err := runMocked(t, cfg, false, stack.Program)
+	if err == nil || !strings.Contains(err.Error(), "privateKeyFile") {
+		t.Fatalf("error = %v, want one naming nixlab:proxmox.ssh.privateKeyFile", err)
+	}
+	if n := len(rec.regs); n != 0 {
+		t.Errorf("%d resources registered without SSH credentials: %v", n, rec.names())
+	}
+}
+
+func disk(in resource.PropertyMap) resource.PropertyMap {
+	return in["disks"].ArrayValue()[0].ObjectValue()
+}
+
+func stringsOf(v resource.PropertyValue) []string {
+	var out []string
+	for _, e := range v.ArrayValue() {
+		out = append(out, e.StringValue())
+	}
+	return out
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+func TestHashIgnoresCloneTimeSettings(t *testing.T) {
+	base := labConfig(t, nil)
+	_, lab := deployLab(t, base, true)
+	variants := map[string]string{
+		"more workers":   `{"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100},"workers":{"role":"worker","count":7,"vmIdStart":9200}}`,
+		"bigger nodes":   `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100,"cores":8,"memoryMb":16384,"diskSizeGb":80},"workers":{"role":"worker","count":2,"vmIdStart":9200,"diskSizeGb":100}}`,
+		"no node groups": `{}`,
+	}
+	for name, groups := range variants {
+		cfg := labConfig(t, map[string]string{"nixlab:nodeGroups": groups})
+		cfg["nixlab:stateDir"] = base["nixlab:stateDir"]
+		_, other := deployLab(t, cfg, true)
+		if other.Template.Hash != lab.Template.Hash {
+			t.Errorf("%s changed the template content hash", name)
+		}
+	}
+	cfg := labConfig(t, map[string]string{"nixlab:nfs": `{"server":"192.168.1.4","export":"/volume1/other"}`})
+	if _, other := deployLab(t, cfg, true); other.Template.Hash == lab.Template.Hash {
+		t.Error("an NFS change did not change the content hash")
+	}
+}
