@@ -1,0 +1,92 @@
+# The self-installing ISO. It boots (SeaBIOS, CD), installs the node system it
+# carries in its own store onto the empty disk with scripts/install.sh, and
+# powers the VM off on success. No network or binary cache is needed.
+#
+# Progress and failure: one line `<state>: <message>` in
+# /run/nixlab-install/status (state running|done|failed), read from the
+# Proxmox host with `qm guest exec <vmid> -- cat /run/nixlab-install/status`;
+# the service log also goes to the console.
+{
+  config,
+  lib,
+  pkgs,
+  modulesPath,
+  nixlabSettings,
+  nixlabNode,
+  ...
+}:
+let
+  s = nixlabSettings;
+  nodeSystem = nixlabNode.config.system.build.toplevel;
+in
+{
+  imports = [ (modulesPath + "/installer/cd-dvd/installation-cd-minimal.nix") ];
+
+  # result/iso/nixlab-installer.iso (isoImage.isoName became image.fileName in
+  # 25.05; image.fileName defaults to "<baseName>.iso").
+  image.baseName = lib.mkForce "nixlab-installer";
+  isoImage.volumeID = lib.mkForce "NIXLAB_INSTALLER"; # at most 32 characters
+  # Proxmox boots it from an IDE CD with SeaBIOS: no EFI or USB boot needed.
+  isoImage.makeEfiBootable = lib.mkForce false;
+  isoImage.makeUsbBootable = lib.mkForce false;
+  boot.loader.timeout = lib.mkForce 1;
+
+  # The node's closure goes onto the ISO and is registered in the live store
+  # at boot, so nixos-install --system copies it without network.
+  isoImage.storeContents = [ nodeSystem ];
+
+  # Lock the live system down: it boots on a shared network unattended.
+  # (installation-device.nix sets empty passwords, autologin and sshd.)
+  users.users.root.initialHashedPassword = lib.mkForce "!";
+  users.users.nixos.initialHashedPassword = lib.mkForce "!";
+  services.getty.autologinUser = lib.mkForce null;
+  services.getty.helpLine = lib.mkForce ''
+    nixlab unattended installer: no login. Status: /run/nixlab-install/status
+  '';
+  services.openssh.enable = lib.mkForce false;
+
+  # The pipeline reads the status file through the guest agent.
+  services.qemuGuest.enable = true;
+
+  systemd.services.nixlab-install = {
+    description = "nixlab: unattended NixOS installation onto ${s.disk}";
+    wantedBy = [ "multi-user.target" ];
+    after = [
+      "systemd-udev-settle.service"
+      "local-fs.target"
+      "nix-daemon.socket"
+    ];
+    wants = [ "nix-daemon.socket" ];
+    # Everything install.sh runs: systemd units get a minimal PATH.
+    path = [
+      pkgs.bash
+      pkgs.coreutils
+      pkgs.util-linux # lsblk, wipefs, mount, umount, swapon, swapoff
+      pkgs.parted
+      pkgs.lvm2 # pvcreate, vgcreate, lvcreate, vgs
+      pkgs.e2fsprogs # mkfs.ext4
+      pkgs.diffutils # cmp
+      pkgs.findutils
+      pkgs.gnugrep
+      pkgs.gnused
+      pkgs.gawk
+      pkgs.systemd # udevadm, systemctl
+      config.nix.package
+      pkgs.nixos-install-tools # nixos-install, nixos-enter
+    ];
+    environment = {
+      NIXLAB_DISK = s.disk;
+      NIXLAB_SWAP_GB = toString s.swapSizeGb;
+      NIXLAB_SYSTEM = "${nodeSystem}";
+      NIXLAB_STATUS_FILE = "/run/nixlab-install/status";
+      NIXLAB_MOUNT = "/mnt";
+    };
+    serviceConfig = {
+      Type = "oneshot";
+      ExecStart = "${pkgs.bash}/bin/bash ${../scripts/install.sh}";
+      StandardOutput = "journal+console";
+      StandardError = "journal+console";
+      TimeoutStartSec = "infinity";
+    };
+  };
+}

@@ -1,0 +1,156 @@
+# Kubernetes prerequisites for kubeadm-managed nodes: containerd (CRI),
+# kernel modules and sysctls, kubeadm/kubelet/kubectl, crictl, and a kubelet
+# unit equivalent to upstream kubeadm's 10-kubeadm.conf drop-in. No cluster is
+# created here: `kubeadm init` / `kubeadm join` run later (e.g. from Ansible).
+{
+  lib,
+  pkgs,
+  nixlabSettings,
+  ...
+}:
+let
+  s = nixlabSettings;
+  swapEnabled = s.swapSizeGb > 0;
+  cniBinDir = "/opt/cni/bin";
+
+  # What the kubelet (mounts, iptables, conntrack, nsenter, ...) and kubeadm's
+  # preflight checks run.
+  kubeTools = with pkgs; [
+    kubernetes # kubeadm, kubelet, kubectl
+    cri-tools # crictl
+    containerd
+    util-linux # mount, umount, nsenter, findmnt, losetup
+    iproute2 # ip
+    iptables
+    ethtool
+    socat
+    conntrack-tools # conntrack
+    kmod # modprobe
+    coreutils
+    findutils
+    gnugrep
+    gnused
+    gawk
+    e2fsprogs
+    nfs-utils # mount.nfs for NFS volumes
+    procps
+    systemd
+  ];
+in
+{
+  boot.kernelModules = [
+    "overlay"
+    "br_netfilter"
+  ];
+  boot.kernel.sysctl = {
+    "net.bridge.bridge-nf-call-iptables" = 1;
+    "net.bridge.bridge-nf-call-ip6tables" = 1;
+    "net.ipv4.ip_forward" = 1;
+  };
+
+  # A lab cluster needs many node-to-node ports (API server, kubelet, etcd,
+  # NodePorts, the CNI's overlay) and kube-proxy manages its own rules: leave
+  # the host firewall off by default. An extra module can turn it back on.
+  networking.firewall.enable = lib.mkDefault false;
+
+  # containerd 2.x, config version 3. The whole settings value is forced so the
+  # result does not depend on the module's defaults (which point the CNI bin dir
+  # at the read-only nixpkgs store path). Extra modules can still mkForce it.
+  virtualisation.containerd = {
+    enable = true;
+    settings = lib.mkForce {
+      version = 3;
+      plugins."io.containerd.cri.v1.runtime" = {
+        containerd = {
+          default_runtime_name = "runc";
+          runtimes.runc = {
+            runtime_type = "io.containerd.runc.v2";
+            # The kubelet uses the systemd cgroup driver (kubeadm's default).
+            options.SystemdCgroup = true;
+          };
+        };
+        # CNIs such as Flannel install their binary into /opt/cni/bin and
+        # expect bridge, portmap, host-local, ... next to it.
+        cni = {
+          bin_dirs = [ cniBinDir ];
+          conf_dir = "/etc/cni/net.d";
+        };
+      };
+    };
+  };
+
+  # Link nixpkgs' CNI plugins into /opt/cni/bin at boot. Files a CNI installed
+  # itself (real files, not our symlinks) are left alone.
+  systemd.services.nixlab-cni-plugins = {
+    description = "nixlab: link nixpkgs CNI plugins into ${cniBinDir}";
+    wantedBy = [ "multi-user.target" ];
+    before = [
+      "containerd.service"
+      "kubelet.service"
+    ];
+    path = [ pkgs.coreutils ];
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+    };
+    script = ''
+      mkdir -p ${cniBinDir}
+      for src in ${pkgs.cni-plugins}/bin/*; do
+        dst=${cniBinDir}/"$(basename "$src")"
+        if [ ! -e "$dst" ] || [ -L "$dst" ]; then
+          ln -sfn "$src" "$dst"
+        fi
+      done
+    '';
+  };
+  systemd.services.containerd = {
+    wants = [ "nixlab-cni-plugins.service" ];
+    after = [ "nixlab-cni-plugins.service" ];
+  };
+
+  environment.systemPackages = kubeTools;
+
+  # The kubelet as kubeadm expects it (upstream 10-kubeadm.conf): kubeadm writes
+  # /var/lib/kubelet/config.yaml and kubeadm-flags.env during init/join and then
+  # (re)starts the unit. Until then the unit is skipped (condition) instead of
+  # crash-looping.
+  #
+  # Swap: with swapSizeGb > 0 the node has a swap LV, and the kubelet refuses to
+  # start on a host with swap unless told otherwise, so it runs with
+  # --fail-swap-on=false. The kubelet's default swap behaviour is NoSwap: pods
+  # get no swap, only system daemons can be swapped. (kubeadm's preflight may
+  # warn about swap.) With swapSizeGb = 0 there is no swap and the flag is not
+  # passed.
+  systemd.services.kubelet = {
+    description = "kubelet: The Kubernetes Node Agent";
+    documentation = [ "https://kubernetes.io/docs/" ];
+    wantedBy = [ "multi-user.target" ];
+    wants = [ "network-online.target" ];
+    after = [
+      "network-online.target"
+      "containerd.service"
+    ];
+    requires = [ "containerd.service" ];
+    path = kubeTools;
+    unitConfig = {
+      ConditionPathExists = "/var/lib/kubelet/config.yaml";
+      StartLimitIntervalSec = 0;
+    };
+    environment = {
+      KUBELET_KUBECONFIG_ARGS = "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf";
+      KUBELET_CONFIG_ARGS = "--config=/var/lib/kubelet/config.yaml";
+      KUBELET_NIXLAB_ARGS = lib.concatStringsSep " " (lib.optional swapEnabled "--fail-swap-on=false");
+    };
+    serviceConfig = {
+      # Written by kubeadm (KUBELET_KUBEADM_ARGS) and by the user
+      # (KUBELET_EXTRA_ARGS), as on upstream's packages.
+      EnvironmentFile = [
+        "-/var/lib/kubelet/kubeadm-flags.env"
+        "-/etc/default/kubelet"
+      ];
+      ExecStart = "${pkgs.kubernetes}/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_NIXLAB_ARGS $KUBELET_EXTRA_ARGS";
+      Restart = "always";
+      RestartSec = 10;
+    };
+  };
+}
