@@ -21,10 +21,18 @@ type Lab struct {
 	SSHKey *tls.PrivateKey
 	// Template is the NixOS template pipeline.
 	Template *components.NixOSTemplate
+	// NodeGroups are the cloned node groups by name.
+	NodeGroups map[string]*components.K8sNodeGroup
+	// Inventory is the Ansible inventory in INI form; InventoryYAML the
+	// same in YAML; InventoryKubespray the kubespray-shaped INI.
+	Inventory          pulumi.StringOutput
+	InventoryYAML      pulumi.StringOutput
+	InventoryKubespray pulumi.StringOutput
 }
 
 // Deploy registers the whole lab for a validated config: the stack's SSH key
-// pair, the Proxmox provider and the NixOS template. opts apply to every top-level resource
+// pair, the Proxmox provider, the NixOS template, one K8sNodeGroup per
+// configured group (clones chained across groups) and the inventories. opts apply to every top-level resource
 // (for example pulumi.Parent to nest the lab in a component of the caller).
 func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*Lab, error) {
 	if cfg == nil {
@@ -46,7 +54,12 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 	if err != nil {
 		return nil, fmt.Errorf("nixlab:template: %w", err)
 	}
-	return &Lab{Provider: provider, SSHKey: key, Template: template}, nil
+	lab := &Lab{Provider: provider, SSHKey: key, Template: template}
+	if err := deployNodeGroups(ctx, cfg, lab, withProvider); err != nil {
+		return nil, err
+	}
+	inventories(ctx, cfg, lab)
+	return lab, nil
 }
 
 // checkSSHCredentials fails before anything is created when neither a key
@@ -85,10 +98,7 @@ func providerArgs(cfg *Config) *proxmoxve.ProviderArgs {
 // templateArgs maps the config onto the template component.
 func templateArgs(cfg *Config) *components.NixOSTemplateArgs {
 	t := cfg.Template
-	swap := DefaultSwapSizeGB
-	if t.SwapSizeGB != nil {
-		swap = *t.SwapSizeGB
-	}
+	swap := swapGB(cfg)
 	return &components.NixOSTemplateArgs{
 		NodeName:       pulumi.String(cfg.Proxmox.Node),
 		VMID:           t.VMID,

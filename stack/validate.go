@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nixlab/nixlab/components"
 )
 
 // Limits enforced by Validate.
@@ -294,6 +296,7 @@ func (c *Config) validateNodeGroups(v *validator) {
 			v.add(key+".vmIdStart", "VM IDs %d-%d include the template's VM ID %d; move the group or nixlab:template.vmId", g.VMIDStart, g.VMIDStart+g.Count-1, c.Template.VMID)
 		}
 	}
+	c.validateClusterShape(v, names)
 	for i, a := range names {
 		for _, b := range names[i+1:] {
 			ga, gb := c.NodeGroups[a], c.NodeGroups[b]
@@ -302,6 +305,79 @@ func (c *Config) validateNodeGroups(v *validator) {
 			}
 		}
 	}
+}
+
+// validateClusterShape checks what spans groups: a control plane exists,
+// VM names fit DNS, and static addresses are usable and distinct.
+func (c *Config) validateClusterShape(v *validator, names []string) {
+	controlPlanes := 0
+	for _, name := range names {
+		g := c.NodeGroups[name]
+		if g.Role == RoleControlPlane && g.Count > 0 {
+			controlPlanes += g.Count
+		}
+		if longest := fmt.Sprintf("%s-%s-%d", c.ClusterName, name, max(g.Count, 1)); len(longest) > 63 {
+			v.add("nodeGroups."+name, "VM name %q is longer than 63 characters; shorten nixlab:clusterName or the group name", longest)
+		}
+	}
+	if controlPlanes == 0 {
+		v.add("nodeGroups", "no control-plane node; add a group with role: %s and count: 1 (or 3 for high availability)", RoleControlPlane)
+	}
+	if c.Network.Mode != NetworkStatic {
+		for _, name := range names {
+			if c.NodeGroups[name].HostOffset != 0 {
+				v.add("nodeGroups."+name+".hostOffset", "is only used with network.mode: static; remove it or switch to static addressing")
+			}
+		}
+		return
+	}
+	prefix, err := netip.ParsePrefix(c.Network.CIDR)
+	if err != nil || !prefix.Addr().Is4() {
+		return // reported by validateNetwork
+	}
+	prefix = prefix.Masked()
+	gw, _ := netip.ParseAddr(c.Network.Gateway)
+	usable := (1 << (32 - prefix.Bits())) - 2
+	for i, name := range names {
+		g := c.NodeGroups[name]
+		key := "nodeGroups." + name + ".hostOffset"
+		if g.Count == 0 {
+			continue
+		}
+		first, last := g.HostOffset, g.HostOffset+g.Count-1
+		if g.HostOffset < 1 || last > usable {
+			v.add(key, "hosts %d-%d are outside %s (usable hosts 1-%d); choose an offset so that all %d nodes fit", first, last, prefix, usable, g.Count)
+			continue
+		}
+		if gw.IsValid() && prefix.Contains(gw) {
+			if host := hostNumber(prefix, gw); host >= first && host <= last {
+				v.add(key, "node addresses %s-%s include the gateway %s; move the offset past it", hostAddr(prefix, first), hostAddr(prefix, last), gw)
+			}
+		}
+		for _, other := range names[i+1:] {
+			o := c.NodeGroups[other]
+			if o.Count > 0 && first <= o.HostOffset+o.Count-1 && o.HostOffset <= last {
+				v.add("nodeGroups."+other+".hostOffset", "addresses %s-%s overlap group %s (%s-%s); give each group its own range", hostAddr(prefix, o.HostOffset), hostAddr(prefix, o.HostOffset+o.Count-1), name, hostAddr(prefix, first), hostAddr(prefix, last))
+			}
+		}
+	}
+}
+
+// hostNumber is the offset of addr inside prefix.
+func hostNumber(prefix netip.Prefix, addr netip.Addr) int {
+	a, b := addr.As4(), prefix.Addr().As4()
+	return int(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3])) -
+		int(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))
+}
+
+// hostAddr is host number n inside prefix (without the prefix length), for
+// messages about ranges already known to fit.
+func hostAddr(prefix netip.Prefix, n int) string {
+	addr, err := components.StaticIPv4(prefix.String(), n)
+	if err != nil {
+		return fmt.Sprintf("host %d", n)
+	}
+	return strings.SplitN(addr, "/", 2)[0]
 }
 
 // sortedGroupNames returns the node group names in a stable order.

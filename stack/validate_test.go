@@ -151,6 +151,20 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"group range holds template", map[string]string{"nixlab:nodeGroups": `{"w":{"role":"worker","count":3,"vmIdStart":8999}}`}, "nixlab:nodeGroups.w.vmIdStart", "template's VM ID 9000"},
 		{"group disk smaller than template", map[string]string{"nixlab:nodeGroups": `{"w":{"role":"worker","count":1,"vmIdStart":9300,"diskSizeGb":10}}`}, "nixlab:nodeGroups.w.diskSizeGb", "can only grow"},
 		{"bad cluster name", map[string]string{"nixlab:clusterName": "My_Lab"}, "nixlab:clusterName", "lower-case"},
+		{"negative count", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":-1,"vmIdStart":9200}`)}, "nixlab:nodeGroups.workers.count", "use 0 or more"},
+		{"no control plane", map[string]string{"nixlab:nodeGroups": `{"workers":{"role":"worker","count":2,"vmIdStart":9200}}`}, "nixlab:nodeGroups", "no control-plane node"},
+		{"control plane scaled to zero", map[string]string{"nixlab:nodeGroups": `{"cp":{"role":"control-plane","count":0,"vmIdStart":9100}}`}, "nixlab:nodeGroups", "role: control-plane"},
+		{"group name not a DNS label", map[string]string{"nixlab:nodeGroups": groups(`"Big_Workers":{"role":"worker","count":1,"vmIdStart":9300}`)}, "nixlab:nodeGroups.Big_Workers", "DNS label"},
+		{"overlapping VM ID ranges", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":2,"vmIdStart":9100}`)}, "nixlab:nodeGroups.workers.vmIdStart", "overlap group control-plane"},
+		{"VM ID range past the limit", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":5,"vmIdStart":999999998}`)}, "nixlab:nodeGroups.workers.vmIdStart", "out of range"},
+		{"memory too small", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":1,"vmIdStart":9200,"memoryMb":256}`)}, "nixlab:nodeGroups.workers.memoryMb", "1024 to"},
+		{"too many cores", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":1,"vmIdStart":9200,"cores":512}`)}, "nixlab:nodeGroups.workers.cores", "1 to 128"},
+		{"VM name too long", map[string]string{"nixlab:clusterName": strings.Repeat("a", 40), "nixlab:nodeGroups": groups(`"workers-with-long-nm":{"role":"worker","count":10,"vmIdStart":9200}`)}, "nixlab:nodeGroups.workers-with-long-nm", "63 characters"},
+		{"hostOffset in dhcp mode", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":1,"vmIdStart":9200,"hostOffset":30}`)}, "nixlab:nodeGroups.workers.hostOffset", "static"},
+		{"static address outside the CIDR", staticLab(`"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100,"hostOffset":21},"workers":{"role":"worker","count":3,"vmIdStart":9200,"hostOffset":253}`), "nixlab:nodeGroups.workers.hostOffset", "outside 192.168.1.0/24"},
+		{"static without offset", staticLab(`"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100}`), "nixlab:nodeGroups.control-plane.hostOffset", "outside"},
+		{"static addresses overlap", staticLab(`"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100,"hostOffset":21},"workers":{"role":"worker","count":2,"vmIdStart":9200,"hostOffset":22}`), "nixlab:nodeGroups.workers.hostOffset", "overlap group control-plane"},
+		{"static address is the gateway", staticLab(`"control-plane":{"role":"control-plane","count":2,"vmIdStart":9100,"hostOffset":1}`), "nixlab:nodeGroups.control-plane.hostOffset", "include the gateway 192.168.1.1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -172,6 +186,29 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 				t.Errorf("no error names %s; got:\n%v", c.key, err)
 			}
 		})
+	}
+}
+
+// groups returns a nodeGroups value with the lab's control plane plus more.
+func groups(more string) string {
+	return `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100},` + more + `}`
+}
+
+// staticLab sets static addressing on 192.168.1.0/24 with the given groups.
+func staticLab(groups string) map[string]string {
+	return map[string]string{
+		"nixlab:network":    `{"mode":"static","cidr":"192.168.1.0/24","gateway":"192.168.1.1"}`,
+		"nixlab:nodeGroups": "{" + groups + "}",
+	}
+}
+
+func TestStaticLabAccepted(t *testing.T) {
+	cfg, err := ParseConfig(labLookup(t, staticLab(`"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100,"hostOffset":21},"workers":{"role":"worker","count":10,"vmIdStart":9200,"hostOffset":31}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NodeGroups["workers"].HostOffset != 31 {
+		t.Fatalf("hostOffset lost: %+v", cfg.NodeGroups["workers"])
 	}
 }
 

@@ -74,33 +74,46 @@ func runGrowRoot(t *testing.T, env map[string]string) *growRun {
 }
 
 func TestGrowRoot(t *testing.T) {
+	grown := []string{
+		"growpart /dev/sda 1",
+		"pvresize /dev/sda1",
+		"vgs --noheadings -o vg_free_count nixos-vg",
+		"lvextend -l +100%FREE nixos-vg/root",
+		"resize2fs /dev/nixos-vg/root",
+	}
 	tests := []struct {
 		name      string
 		env       map[string]string
 		wantCalls []string
 		wantExit  int
-		wantLog   string
+		wantLogs  []string
 	}{
 		{
-			name: "disk grew",
-			env:  map[string]string{"FAKE_GROWPART": "change", "FAKE_VG_FREE": "5120"},
+			name:      "disk grew",
+			env:       map[string]string{"FAKE_GROWPART": "change", "FAKE_VG_FREE": "5120"},
+			wantCalls: grown,
+			wantLogs:  []string{"grew partition 1 of /dev/sda", "extending nixos-vg/root by 5120 free extents", "done"},
+		},
+		{
+			// The usual boot: pvresize and resize2fs still run (both
+			// idempotent), no lvextend.
+			name: "nothing to do",
+			env:  map[string]string{"FAKE_GROWPART": "nochange", "FAKE_VG_FREE": "0"},
 			wantCalls: []string{
 				"growpart /dev/sda 1",
 				"pvresize /dev/sda1",
 				"vgs --noheadings -o vg_free_count nixos-vg",
-				"lvextend -l +100%FREE nixos-vg/root",
 				"resize2fs /dev/nixos-vg/root",
 			},
-			wantLog: "extending nixos-vg/root by 5120 free extents",
+			wantLogs: []string{"already fills the disk", "no free extents", "done"},
 		},
 		{
-			name: "nothing to do",
-			env:  map[string]string{"FAKE_GROWPART": "nochange"},
-			wantCalls: []string{
-				"growpart /dev/sda 1",
-				"vgs --noheadings -o vg_free_count nixos-vg",
-			},
-			wantLog: "already fills the disk",
+			// A boot interrupted after pvresize: the PV already has the new
+			// extents, growpart has nothing left to do.
+			name:      "NOCHANGE but free extents left by an interrupted boot",
+			env:       map[string]string{"FAKE_GROWPART": "nochange", "FAKE_VG_FREE": "42"},
+			wantCalls: grown,
+			wantLogs:  []string{"already fills the disk", "extending nixos-vg/root by 42 free extents", "done"},
 		},
 		{
 			name: "partition grew but no free extents appeared",
@@ -109,35 +122,58 @@ func TestGrowRoot(t *testing.T) {
 				"growpart /dev/sda 1",
 				"pvresize /dev/sda1",
 				"vgs --noheadings -o vg_free_count nixos-vg",
+				"resize2fs /dev/nixos-vg/root",
 			},
-			wantLog: "no free extents",
+			wantLogs: []string{"no free extents"},
 		},
 		{
 			name:      "growpart fails",
 			env:       map[string]string{"FAKE_GROWPART": "fail"},
 			wantCalls: []string{"growpart /dev/sda 1"},
 			wantExit:  1,
-			wantLog:   "growpart /dev/sda 1 failed",
+			wantLogs:  []string{"growpart /dev/sda 1 failed (exit 2)", "does not exist"},
 		},
 		{
-			name:      "pvresize fails",
+			name:      "pvresize fails after growth",
 			env:       map[string]string{"FAKE_GROWPART": "change", "FAKE_FAIL": "pvresize"},
 			wantCalls: []string{"growpart /dev/sda 1", "pvresize /dev/sda1"},
 			wantExit:  1,
-			wantLog:   "pvresize /dev/sda1 failed",
+			wantLogs:  []string{"pvresize /dev/sda1 failed"},
 		},
 		{
-			name: "resize2fs fails",
-			env:  map[string]string{"FAKE_GROWPART": "change", "FAKE_VG_FREE": "10", "FAKE_FAIL": "resize2fs"},
-			wantCalls: []string{
-				"growpart /dev/sda 1",
-				"pvresize /dev/sda1",
-				"vgs --noheadings -o vg_free_count nixos-vg",
-				"lvextend -l +100%FREE nixos-vg/root",
-				"resize2fs /dev/nixos-vg/root",
-			},
-			wantExit: 1,
-			wantLog:  "resize2fs /dev/nixos-vg/root failed",
+			name:      "pvresize fails after NOCHANGE",
+			env:       map[string]string{"FAKE_GROWPART": "nochange", "FAKE_FAIL": "pvresize"},
+			wantCalls: []string{"growpart /dev/sda 1", "pvresize /dev/sda1"},
+			wantExit:  1,
+			wantLogs:  []string{"pvresize /dev/sda1 failed"},
+		},
+		{
+			name:      "vgs fails",
+			env:       map[string]string{"FAKE_GROWPART": "nochange", "FAKE_FAIL": "vgs"},
+			wantCalls: []string{"growpart /dev/sda 1", "pvresize /dev/sda1", "vgs --noheadings -o vg_free_count nixos-vg"},
+			wantExit:  1,
+			wantLogs:  []string{"vgs nixos-vg failed"},
+		},
+		{
+			name:      "vgs prints garbage",
+			env:       map[string]string{"FAKE_GROWPART": "nochange", "FAKE_VG_FREE": "lots"},
+			wantCalls: []string{"growpart /dev/sda 1", "pvresize /dev/sda1", "vgs --noheadings -o vg_free_count nixos-vg"},
+			wantExit:  1,
+			wantLogs:  []string{"unexpected free extent count: 'lots'"},
+		},
+		{
+			name:      "lvextend fails",
+			env:       map[string]string{"FAKE_GROWPART": "change", "FAKE_VG_FREE": "10", "FAKE_FAIL": "lvextend"},
+			wantCalls: grown[:4],
+			wantExit:  1,
+			wantLogs:  []string{"lvextend nixos-vg/root failed"},
+		},
+		{
+			name:      "resize2fs fails",
+			env:       map[string]string{"FAKE_GROWPART": "nochange", "FAKE_VG_FREE": "10", "FAKE_FAIL": "resize2fs"},
+			wantCalls: grown,
+			wantExit:  1,
+			wantLogs:  []string{"resize2fs /dev/nixos-vg/root failed"},
 		},
 	}
 	for _, tc := range tests {
@@ -149,8 +185,16 @@ func TestGrowRoot(t *testing.T) {
 			if !reflect.DeepEqual(r.calls, tc.wantCalls) {
 				t.Errorf("calls\n got: %q\nwant: %q", r.calls, tc.wantCalls)
 			}
-			if !strings.Contains(r.stderr, tc.wantLog) {
-				t.Errorf("log lacks %q:\n%s", tc.wantLog, r.stderr)
+			for _, want := range tc.wantLogs {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("log lacks %q:\n%s", want, r.stderr)
+				}
+			}
+			if tc.wantExit != 0 && !strings.Contains(r.stderr, "nixlab-grow-root: ERROR: ") {
+				t.Errorf("failure not reported as an ERROR line:\n%s", r.stderr)
+			}
+			if tc.wantExit == 0 && strings.Contains(r.stderr, "ERROR") {
+				t.Errorf("success run logged an ERROR:\n%s", r.stderr)
 			}
 		})
 	}

@@ -259,7 +259,7 @@ func TestInstallerSuccess(t *testing.T) {
 				"vgcreate":      {"vgcreate", "nixos-vg", r.disk + "1"},
 				"mkfs.ext4":     {"mkfs.ext4", "-F", "-L", "nixos", "/dev/nixos-vg/root"},
 				"mount":         {"mount", "/dev/nixos-vg/root", r.root},
-				"nixos-install": {"nixos-install", "--system", "", "--root", r.root, "--no-root-passwd", "--no-channel-copy"},
+				"nixos-install": {"nixos-install", "--system", "", "--root", r.root, "--no-root-passwd", "--no-channel-copy", "--option", "substituters", ""},
 				"umount":        {"umount", r.root},
 				"systemctl":     {"systemctl", "poweroff"},
 			}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,16 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		out["stdout"] = resource.NewStringProperty("template ready")
 	case "proxmoxve:VM/virtualMachine:VirtualMachine":
 		out["vmId"] = args.Inputs["vmId"]
+		if args.Inputs.HasValue("clone") {
+			// What the guest agent reports for a DHCP node: loopback,
+			// a link-local address, then the lease.
+			id := int(args.Inputs["vmId"].NumberValue())
+			out["networkInterfaceNames"] = resource.NewPropertyValue([]any{"lo", "ens18"})
+			out["ipv4Addresses"] = resource.NewPropertyValue([]any{
+				[]any{"127.0.0.1"},
+				[]any{"169.254.7.7", mockLeaseIP(id)},
+			})
+		}
 	case "tls:index/privateKey:PrivateKey":
 		out["publicKeyOpenssh"] = resource.NewStringProperty("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMock")
 		out["privateKeyOpenssh"] = resource.MakeSecret(resource.NewStringProperty("-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n"))
@@ -70,6 +81,12 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 
 func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return args.Args, nil
+}
+
+// mockLeaseIP is the DHCP address the mock guest agent reports for a VM ID:
+// distinct for every VM ID below 64000.
+func mockLeaseIP(vmID int) string {
+	return fmt.Sprintf("192.168.%d.%d", vmID/250, vmID%250+2)
 }
 
 // mockURN forms a URN the way the mock monitor does (stack lab, project nixlab).

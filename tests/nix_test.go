@@ -221,3 +221,67 @@ func TestNixFlakeWiring(t *testing.T) {
 		}
 	}
 }
+
+// servicePath returns the text of the `path = [ ... ];` list of the named
+// systemd service in a module (no nixpkgs needed: a text check).
+func servicePath(t *testing.T, module, service string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(nixDir(t), module))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(b)
+	i := strings.Index(src, "systemd.services."+service+" = {")
+	if i < 0 {
+		t.Fatalf("%s defines no systemd.services.%s", module, service)
+	}
+	rest := src[i:]
+	j := strings.Index(rest, "path = [")
+	if j < 0 {
+		t.Fatalf("systemd.services.%s in %s has no path", service, module)
+	}
+	rest = rest[j:]
+	k := strings.Index(rest, "];")
+	if k < 0 {
+		t.Fatalf("unterminated path of systemd.services.%s in %s", service, module)
+	}
+	return rest[:k]
+}
+
+// Systemd units get a minimal PATH: every tool the installer and grow-root
+// scripts run must come from their unit's path (attribute names as in
+// nixpkgs' sources).
+func TestNixServicePaths(t *testing.T) {
+	for _, tc := range []struct {
+		module, service string
+		want            []string
+	}{
+		{"modules/installer.nix", "nixlab-install", []string{
+			"pkgs.coreutils",     // tr mkdir mktemp mv tail tee seq sleep sync, and nixos-install's realpath stat install
+			"pkgs.util-linux",    // wipefs lsblk mkswap mount umount swapon swapoff
+			"pkgs.parted",        // parted
+			"pkgs.lvm2",          // pvcreate vgcreate lvcreate vgs
+			"pkgs.e2fsprogs",     // mkfs.ext4
+			"pkgs.diffutils",     // cmp
+			"pkgs.gnugrep",       // grep
+			"pkgs.gnused",        // sed
+			"pkgs.gawk",          // awk
+			"pkgs.systemd",       // udevadm systemctl
+			"config.nix.package", // nix-env, run by nixos-install from PATH
+			"config.system.build.nixos-install",
+		}},
+		{"modules/storage.nix", "nixlab-grow-root", []string{
+			"pkgs.cloud-utils.guest", // growpart
+			"pkgs.lvm2",              // pvresize vgs lvextend
+			"pkgs.e2fsprogs",         // resize2fs
+			"pkgs.coreutils",         // tr
+		}},
+	} {
+		path := servicePath(t, tc.module, tc.service)
+		for _, want := range tc.want {
+			if !strings.Contains(path, want) {
+				t.Errorf("%s: systemd.services.%s.path lacks %s:\n%s", tc.module, tc.service, want, path)
+			}
+		}
+	}
+}

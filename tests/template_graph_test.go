@@ -405,9 +405,9 @@ func TestHashIgnoresCloneTimeSettings(t *testing.T) {
 	base := labConfig(t, nil)
 	_, lab := deployLab(t, base, true)
 	variants := map[string]string{
-		"more workers":   `{"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100},"workers":{"role":"worker","count":7,"vmIdStart":9200}}`,
-		"bigger nodes":   `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100,"cores":8,"memoryMb":16384,"diskSizeGb":80},"workers":{"role":"worker","count":2,"vmIdStart":9200,"diskSizeGb":100}}`,
-		"no node groups": `{}`,
+		"more workers":       `{"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100},"workers":{"role":"worker","count":7,"vmIdStart":9200}}`,
+		"bigger nodes":       `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100,"cores":8,"memoryMb":16384,"diskSizeGb":80},"workers":{"role":"worker","count":2,"vmIdStart":9200,"diskSizeGb":100}}`,
+		"control plane only": `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100}}`,
 	}
 	for name, groups := range variants {
 		cfg := labConfig(t, map[string]string{"nixlab:nodeGroups": groups})

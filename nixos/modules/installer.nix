@@ -60,8 +60,8 @@ in
     # Everything install.sh runs: systemd units get a minimal PATH.
     path = [
       pkgs.bash
-      pkgs.coreutils
-      pkgs.util-linux # lsblk, wipefs, mount, umount, swapon, swapoff
+      pkgs.coreutils # also nixos-install's realpath/stat/mktemp, nixos-enter's chroot/id
+      pkgs.util-linux # lsblk, wipefs, mkswap, mount, umount, swapon, swapoff
       pkgs.parted
       pkgs.lvm2 # pvcreate, vgcreate, lvcreate, vgs
       pkgs.e2fsprogs # mkfs.ext4
@@ -71,8 +71,12 @@ in
       pkgs.gnused
       pkgs.gawk
       pkgs.systemd # udevadm, systemctl
-      config.nix.package
-      pkgs.nixos-install-tools # nixos-install, nixos-enter
+      config.nix.package # nix-env, which nixos-install runs from PATH
+      # The live system's own nixos-install (tools.nix defines it in
+      # system.build unconditionally); its wrapper already puts nixos-enter,
+      # jq and util-linux on its PATH. pkgs.nixos-install-tools would also do,
+      # but it evaluates a second NixOS configuration and ships the manual.
+      config.system.build.nixos-install
     ];
     environment = {
       NIXLAB_DISK = s.disk;

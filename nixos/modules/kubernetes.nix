@@ -53,9 +53,16 @@ in
   # the host firewall off by default. An extra module can turn it back on.
   networking.firewall.enable = lib.mkDefault false;
 
-  # containerd 2.x, config version 3. The whole settings value is forced so the
-  # result does not depend on the module's defaults (which point the CNI bin dir
-  # at the read-only nixpkgs store path). Extra modules can still mkForce it.
+  # containerd 2.x (2.2 in nixpkgs), config version 3. `settings` is freeform
+  # TOML (pkgs.formats.toml); the nixpkgs module only renders it, checks it at
+  # build time with `containerd -c <file> config dump` and passes it as
+  # --config. Its own defaults are the old layout: version = 2 and
+  # plugins."io.containerd.grpc.v1.cri" with cni.bin_dir = <cni-plugins>/bin
+  # (mkOptionDefault) and, only with ZFS, containerd.snapshotter = "zfs".
+  # Forcing the whole value drops exactly those (a plain version = 3 would
+  # conflict with the module's version = 2); the module needs nothing else
+  # from it. Extra modules add keys with `settings = lib.mkForce { ... }`:
+  # definitions at the same priority are merged.
   virtualisation.containerd = {
     enable = true;
     settings = lib.mkForce {

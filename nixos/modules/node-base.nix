@@ -57,6 +57,7 @@ in
   ];
 
   environment.systemPackages = with pkgs; [
+    cloud-init # `cloud-init status --wait` for the readiness check
     curl
     git
     htop

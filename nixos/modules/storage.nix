@@ -55,15 +55,16 @@ in
     description = "nixlab: grow partition, LVM PV, root LV and ext4 to fill the disk";
     wantedBy = [ "multi-user.target" ];
     after = [ "local-fs.target" ];
+    # cloud-init's own growpart/resizefs modules (nixpkgs enables them by
+    # default, in cloud-init.service) then find nothing left to do instead of
+    # racing this unit on the same filesystem.
+    before = [ "cloud-init.service" ];
     path = [
-      pkgs.cloud-utils.guest # growpart
-      pkgs.lvm2
-      pkgs.e2fsprogs
+      pkgs.cloud-utils.guest # growpart (wrapped with sfdisk/sgdisk, awk, sed)
+      pkgs.lvm2 # pvresize, vgs, lvextend
+      pkgs.e2fsprogs # resize2fs
       pkgs.util-linux
-      pkgs.coreutils
-      pkgs.gnugrep
-      pkgs.gnused
-      pkgs.gawk
+      pkgs.coreutils # tr
     ];
     environment = {
       NIXLAB_DISK = s.disk;

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # nixlab: grow the root filesystem to fill the disk, at every boot.
 #
-# A clone's disk may be bigger than the template's. Steps, each only when
-# needed: grow partition NIXLAB_PART of NIXLAB_DISK (growpart; its exit 1 with
-# NOCHANGE means it already fills the disk), pvresize, lvextend the root LV by
-# all free extents, resize2fs. Idempotent and safe on every boot.
+# A clone's disk may be bigger than the template's. Steps:
+#   1. growpart partition NIXLAB_PART of NIXLAB_DISK (its exit 1 with NOCHANGE
+#      means the partition already fills the disk);
+#   2. pvresize the PV on that partition - on EVERY boot, also after NOCHANGE:
+#      it is idempotent, and a boot interrupted between growpart and pvresize
+#      leaves a grown partition with a PV that does not know it yet;
+#   3. only if the VG then has free extents: lvextend the root LV by all of
+#      them;
+#   4. resize2fs the ext4 on the LV - also on EVERY boot: growing a mounted
+#      ext4 to the size it already has is a no-op, and a boot interrupted
+#      between lvextend and resize2fs leaves an LV bigger than its filesystem.
+# Any failing step is reported and the unit fails.
 #
 # Environment:
 #   NIXLAB_DISK  disk (default /dev/sda)
@@ -43,9 +51,13 @@ grow_partition() {
     log "grew partition $PART of $DISK: $(printf '%s' "$out" | tr '\n' ' ')"
     return 0
   fi
-  if [ "$rc" -eq 1 ] && printf '%s\n' "$out" | grep -q 'NOCHANGE'; then
-    log "partition $PART of $DISK already fills the disk"
-    return 1
+  if [ "$rc" -eq 1 ]; then
+    case "$out" in
+      *NOCHANGE*)
+        log "partition $PART of $DISK already fills the disk"
+        return 1
+        ;;
+    esac
   fi
   die "growpart $DISK $PART failed (exit $rc): $(printf '%s' "$out" | tr '\n' ' ')"
 }
@@ -53,7 +65,7 @@ grow_partition() {
 resize_pv() {
   local pv
   pv="$(partition_path "$DISK" "$PART")"
-  log "resizing LVM physical volume $pv"
+  log "resizing LVM physical volume $pv (a no-op when it already fills the partition)"
   pvresize "$pv" || die "pvresize $pv failed"
 }
 
@@ -67,6 +79,8 @@ free_extents() {
   printf '%s' "$n"
 }
 
+# Extends the LV by every free extent of the VG; does nothing when the VG
+# has none.
 extend_root() {
   local free
   free="$(free_extents)"
@@ -76,23 +90,20 @@ extend_root() {
   fi
   log "extending $VG/$LV by $free free extents"
   lvextend -l +100%FREE "$VG/$LV" || die "lvextend $VG/$LV failed"
-  log "resizing ext4 on /dev/$VG/$LV"
+}
+
+# Grows the ext4 on the LV to the LV's size (a no-op when it already fits).
+resize_fs() {
+  log "fitting ext4 on /dev/$VG/$LV to its volume"
   resize2fs "/dev/$VG/$LV" || die "resize2fs /dev/$VG/$LV failed"
 }
 
 main() {
-  if grow_partition; then
-    resize_pv
-    extend_root
-  else
-    # Nothing new on the disk. Still pick up extents a previous, interrupted
-    # run may have left free in the VG.
-    local free
-    free="$(free_extents)"
-    if [ "$free" -gt 0 ]; then
-      extend_root
-    fi
-  fi
+  grow_partition || true # 0: grew, 1: NOCHANGE; errors exit in grow_partition
+  # Always: picks up a partition grown by an earlier, interrupted boot.
+  resize_pv
+  extend_root
+  resize_fs
   log "done"
 }
 

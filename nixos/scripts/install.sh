@@ -214,7 +214,8 @@ mount_target() {
 
 install_system() {
   progress "installing NixOS (nixos-install)"
-  run nixos-install --system "$SYSTEM" --root "$MOUNT" --no-root-passwd --no-channel-copy
+  # Offline: everything is in the ISO's store; never wait for a binary cache.
+  run nixos-install --system "$SYSTEM" --root "$MOUNT" --no-root-passwd --no-channel-copy --option substituters ""
 }
 
 # Every clone must get its own identity: systemd creates a machine-id at the

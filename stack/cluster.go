@@ -1,0 +1,118 @@
+package stack
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nixlab/nixlab/components"
+	"github.com/nixlab/nixlab/inventory"
+)
+
+// SSHKeyFile is where `nixlab ssh-key` writes the stack's private key and
+// where the inventory tells Ansible to find it, relative to the project.
+func SSHKeyFile(cfg *Config, stackName string) string {
+	return filepath.Join(cfg.StateDir, stackName, "id_ed25519")
+}
+
+// groupOrder is the order groups are cloned in: control planes first, then
+// by name. Clones of one template are chained through this order.
+func groupOrder(groups map[string]NodeGroupConfig) []string {
+	names := sortedGroupNames(groups)
+	sort.SliceStable(names, func(i, j int) bool {
+		return groups[names[i]].Role == RoleControlPlane && groups[names[j]].Role != RoleControlPlane
+	})
+	return names
+}
+
+// deployNodeGroups clones every group from the template, one clone after the
+// other across all groups.
+func deployNodeGroups(ctx *pulumi.Context, cfg *Config, lab *Lab, opts []pulumi.ResourceOption) error {
+	lab.NodeGroups = map[string]*components.K8sNodeGroup{}
+	var after pulumi.Resource
+	for _, name := range groupOrder(cfg.NodeGroups) {
+		g, err := components.NewK8sNodeGroup(ctx, name, nodeGroupArgs(cfg, lab, name, after), opts...)
+		if err != nil {
+			return fmt.Errorf("nixlab:nodeGroups.%s: %w", name, err)
+		}
+		lab.NodeGroups[name] = g
+		after = g.LastClone
+	}
+	return nil
+}
+
+func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *components.K8sNodeGroupArgs {
+	g := cfg.NodeGroups[name]
+	args := &components.K8sNodeGroupArgs{
+		ClusterName:   cfg.ClusterName,
+		Role:          g.Role,
+		Count:         g.Count,
+		VMIDStart:     g.VMIDStart,
+		Cores:         g.Cores,
+		MemoryMB:      g.MemoryMB,
+		DiskSizeGB:    g.DiskSizeGB,
+		NodeName:      pulumi.String(cfg.Proxmox.Node),
+		TemplateVmId:  lab.Template.TemplateVmId,
+		VMStorage:     pulumi.String(cfg.Proxmox.VMStorage),
+		Bridge:        pulumi.String(cfg.Proxmox.Bridge),
+		AdminUser:     cfg.AdminUser,
+		SSHPublicKeys: pulumi.StringArray{lab.SSHKey.PublicKeyOpenssh},
+		SSHPrivateKey: lab.SSHKey.PrivateKeyOpenssh,
+		Network: components.NodeNetwork{
+			DNS:    cfg.Network.DNS,
+			Domain: cfg.Network.Domain,
+		},
+		Readiness: components.NodeReadiness{
+			SwapExpected: swapGB(cfg) > 0,
+			Timeout:      10 * time.Minute,
+		},
+		CloneAfter: after,
+	}
+	if cfg.NFS != nil {
+		args.Readiness.NFSMountPoint = cfg.NFS.MountPoint
+	}
+	if cfg.Network.Mode == NetworkStatic {
+		args.Network.CIDR = cfg.Network.CIDR
+		args.Network.Gateway = cfg.Network.Gateway
+		args.Network.HostOffset = g.HostOffset
+	}
+	return args
+}
+
+// inventories renders the Ansible inventories once every node's address is
+// known (that is, after every readiness check passed).
+func inventories(ctx *pulumi.Context, cfg *Config, lab *Lab) {
+	var meta []inventory.Node
+	var ips []any
+	for _, name := range groupOrder(cfg.NodeGroups) {
+		for _, n := range lab.NodeGroups[name].Nodes {
+			meta = append(meta, inventory.Node{Name: n.Name, Role: inventory.Role(n.Role), VMID: n.VMID})
+			ips = append(ips, n.IPv4)
+		}
+	}
+	opts := inventory.Options{User: cfg.AdminUser, PrivateKeyFile: SSHKeyFile(cfg, ctx.Stack())}
+	render := func(flavor inventory.Flavor, format inventory.Format) pulumi.StringOutput {
+		return pulumi.All(ips...).ApplyT(func(vals []any) (string, error) {
+			nodes := make([]inventory.Node, len(meta))
+			for i, n := range meta {
+				n.IPv4 = vals[i].(string)
+				nodes[i] = n
+			}
+			return inventory.Render(nodes, opts, flavor, format)
+		}).(pulumi.StringOutput)
+	}
+	lab.Inventory = render(inventory.FlavorNixlab, inventory.FormatINI)
+	lab.InventoryYAML = render(inventory.FlavorNixlab, inventory.FormatYAML)
+	lab.InventoryKubespray = render(inventory.FlavorKubespray, inventory.FormatINI)
+}
+
+// swapGB is the template's swap size after defaults.
+func swapGB(cfg *Config) int {
+	if cfg.Template.SwapSizeGB == nil {
+		return DefaultSwapSizeGB
+	}
+	return *cfg.Template.SwapSizeGB
+}
