@@ -41,12 +41,18 @@ func (h ProxmoxHost) withDefaults() ProxmoxHost {
 	return h
 }
 
-// check reports a host that cannot be reached with what is given, before
-// anything is created.
+// check reports a host without an address.
 func (h ProxmoxHost) check() error {
 	if h.Address == "" {
 		return errors.New("Host.Address is empty: set the Proxmox host's SSH address")
 	}
+	return nil
+}
+
+// CheckCredentials reports when nothing can log in to the host: no private
+// key file and no ssh-agent (SSH_AUTH_SOCK). Previews need no credentials;
+// updates do.
+func (h ProxmoxHost) CheckCredentials() error {
 	if h.PrivateKeyFile == "" && os.Getenv("SSH_AUTH_SOCK") == "" {
 		return errors.New("no SSH credentials for the Proxmox host: set a private key file (nixlab:proxmox.ssh.privateKeyFile) or start an ssh-agent holding the key (SSH_AUTH_SOCK is not set)")
 	}

@@ -171,6 +171,12 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 	if err := a.check(); err != nil {
 		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
 	}
+	if err := a.Host.CheckCredentials(); err != nil {
+		if !ctx.DryRun() {
+			return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+		}
+		_ = ctx.Log.Warn(err.Error()+"; an update will fail until this is fixed", nil)
+	}
 
 	// The content hash (and, when not previewing, the rendered build tree)
 	// is settled before anything is registered.

@@ -2,7 +2,6 @@ package stack
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/muhlba91/pulumi-proxmoxve/sdk/v6/go/proxmoxve"
@@ -38,8 +37,12 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 	if cfg == nil {
 		return nil, fmt.Errorf("stack.Deploy: config is nil")
 	}
-	if err := cfg.checkSSHCredentials(); err != nil {
-		return nil, err
+	// Previews need no SSH credentials (the template warns); an update
+	// fails here, before anything is created.
+	if !ctx.DryRun() {
+		if err := cfg.checkSSHCredentials(); err != nil {
+			return nil, err
+		}
 	}
 	key, err := newSSHKey(ctx, opts...)
 	if err != nil {
@@ -65,7 +68,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 // checkSSHCredentials fails before anything is created when neither a key
 // file nor an ssh-agent can log in to the Proxmox host.
 func (c *Config) checkSSHCredentials() error {
-	if c.Proxmox.SSH.PrivateKeyFile == "" && os.Getenv("SSH_AUTH_SOCK") == "" {
+	if err := templateArgs(c).Host.CheckCredentials(); err != nil {
 		return &KeyError{Key: Namespace + ":proxmox.ssh.privateKeyFile", Msg: "is not set and no ssh-agent is running (SSH_AUTH_SOCK is empty); set it to a private key the Proxmox host accepts, or start ssh-agent and ssh-add the key"}
 	}
 	return nil

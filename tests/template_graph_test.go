@@ -382,6 +382,16 @@ func TestMissingSSHCredentialsCreateNothing(t *testing.T) {
 	}
 }
 
+func TestPreviewNeedsNoSSHCredentials(t *testing.T) {
+	cfg := labConfig(t, nil)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	rec, err := runMocked(t, cfg, true, stack.Program)
+	if err != nil {
+		t.Fatalf("preview without SSH credentials: %v", err)
+	}
+	rec.get(t, "template-finalize")
+}
+
 func disk(in resource.PropertyMap) resource.PropertyMap {
 	return in["disks"].ArrayValue()[0].ObjectValue()
 }

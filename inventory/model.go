@@ -1,0 +1,208 @@
+package inventory
+
+import (
+	"strconv"
+	"strings"
+)
+
+// value is one inventory variable value: a string or an integer.
+type value struct {
+	s     string
+	n     int
+	isInt bool
+	// addr marks a validated dotted-quad address, safe unquoted in
+	// both formats although it starts with a digit.
+	addr bool
+}
+
+func str(s string) value  { return value{s: s} }
+func addr(s string) value { return value{s: s, addr: true} }
+func num(n int) value     { return value{n: n, isInt: true} }
+
+// variable is one key=value pair; keys are fixed identifiers.
+type variable struct {
+	key string
+	val value
+}
+
+// host is a host with its variables (nil when only referenced by name).
+type host struct {
+	name string
+	vars []variable
+}
+
+// group is one inventory group. Group order, host order and variable order
+// are the output order.
+type group struct {
+	name     string
+	hosts    []host
+	children []string
+	vars     []variable
+}
+
+// model is a flavour's inventory independent of the file format.
+type model struct {
+	// allHosts are defined under all with their variables (Kubespray);
+	// when defineInAll is false hosts carry their variables in groups.
+	defineInAll bool
+	allHosts    []host
+	// groups in output order. With nest set, the YAML renders a group's
+	// children inside it (each child belongs to exactly one parent);
+	// otherwise every group sits under all.children and children are
+	// referenced by name.
+	nest   bool
+	groups []group
+}
+
+// buildModel lays out validated, sorted nodes for a flavour.
+func buildModel(nodes []Node, opts Options, flavor Flavor) model {
+	connection := []variable{{"ansible_user", str(opts.User)}}
+	if opts.PrivateKeyFile != "" {
+		connection = append(connection, variable{"ansible_ssh_private_key_file", str(opts.PrivateKeyFile)})
+	}
+	var controlPlanes, workers []Node
+	for _, n := range nodes {
+		if n.Role == RoleControlPlane {
+			controlPlanes = append(controlPlanes, n)
+		} else {
+			workers = append(workers, n)
+		}
+	}
+
+	if flavor == FlavorKubespray {
+		m := model{defineInAll: true}
+		for _, n := range nodes {
+			var vars []variable
+			if n.IPv4 != "" {
+				vars = append(vars,
+					variable{"ansible_host", addr(n.IPv4)},
+					variable{"ip", addr(n.IPv4)},
+					variable{"access_ip", addr(n.IPv4)})
+			}
+			vars = append(vars, nixlabVars(n)...)
+			m.allHosts = append(m.allHosts, host{name: n.Name, vars: vars})
+		}
+		kubeNode := workers
+		if len(kubeNode) == 0 {
+			// Without workers the control planes run the pods.
+			kubeNode = controlPlanes
+		}
+		m.groups = []group{
+			{name: groupKubeControlPlane, hosts: refs(controlPlanes)},
+			{name: groupEtcd, hosts: refs(controlPlanes)},
+			{name: groupKubeNode, hosts: refs(kubeNode)},
+			{name: groupK8sCluster, children: []string{groupKubeControlPlane, groupKubeNode}, vars: connection},
+		}
+		return m
+	}
+
+	return model{
+		nest: true,
+		groups: []group{
+			{name: groupControlPlane, hosts: defs(controlPlanes)},
+			{name: groupWorkers, hosts: defs(workers)},
+			{name: groupK8sCluster, children: []string{groupControlPlane, groupWorkers}, vars: connection},
+		},
+	}
+}
+
+// nixlabVars are the per-host variables every flavour sets.
+func nixlabVars(n Node) []variable {
+	return []variable{
+		{"nixlab_vm_id", num(n.VMID)},
+		{"nixlab_role", str(string(n.Role))},
+	}
+}
+
+// defs are hosts with their variables (nixlab flavour).
+func defs(nodes []Node) []host {
+	out := make([]host, 0, len(nodes))
+	for _, n := range nodes {
+		var vars []variable
+		if n.IPv4 != "" {
+			vars = append(vars, variable{"ansible_host", addr(n.IPv4)})
+		}
+		out = append(out, host{name: n.Name, vars: append(vars, nixlabVars(n)...)})
+	}
+	return out
+}
+
+// refs are hosts referenced by name only.
+func refs(nodes []Node) []host {
+	out := make([]host, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, host{name: n.Name})
+	}
+	return out
+}
+
+// reservedWords resolve to booleans, nulls or special floats in YAML 1.1
+// (PyYAML, which Ansible uses) or YAML 1.2, or to Python constants in
+// ast.literal_eval (which Ansible's ini plugin applies to values); compared
+// case-insensitively.
+var reservedWords = map[string]bool{
+	"y": true, "n": true, "yes": true, "no": true, "true": true, "false": true,
+	"on": true, "off": true, "null": true, "none": true, "~": true,
+	".inf": true, ".nan": true,
+}
+
+// bare reports whether s can be written unquoted and still reads back as the
+// same string in both formats: in YAML (1.1 and 1.2) a plain scalar that
+// resolves to a string, and in Ansible's INI a value that ast.literal_eval
+// rejects (so it stays a string). Deliberately conservative: it must start
+// with a letter, '_', '/', '~' or '.' (not followed by a digit) and contain
+// only letters, digits and "._-/~@+".
+func bare(s string) bool {
+	if s == "" || reservedWords[strings.ToLower(s)] {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if i == 0 {
+			if !(letter || c == '_' || c == '/' || c == '~' || c == '.') {
+				return false
+			}
+			if c == '.' && len(s) > 1 && isDigit(s[1]) {
+				return false
+			}
+			continue
+		}
+		if !(letter || isDigit(c) || strings.IndexByte("._-/~@+", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// pythonQuote renders s as a Python string literal, which Ansible's ini
+// plugin turns back into s. s holds no control characters (validated).
+func pythonQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch r {
+		case '\\', '\'':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// iniValue renders v for an INI host line or :vars section. Quoting only
+// ever happens for :vars values (User, PrivateKeyFile), which Ansible hands
+// to ast.literal_eval as they stand; host-line values (addresses, integers,
+// roles) are always bare, so shlex splitting of host lines never sees a
+// quote.
+func iniValue(v value) string {
+	switch {
+	case v.isInt:
+		return strconv.Itoa(v.n)
+	case v.addr || bare(v.s):
+		return v.s
+	default:
+		return pythonQuote(v.s)
+	}
+}
