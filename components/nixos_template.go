@@ -3,7 +3,6 @@ package components
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -192,14 +191,20 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
 	}
 	short := hash[:16]
-	flakeDir := filepath.Join(a.StateDir, "src", short)
+	// Absolute paths: the commands run in the provider's working directory,
+	// and a later delete must find what this run created.
+	stateDir, err := filepath.Abs(a.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: state directory: %w", name, err)
+	}
+	flakeDir := filepath.Join(stateDir, "src", short)
 	write := !ctx.DryRun()
 	if write && src != nil {
 		if err := src.render(flakeDir); err != nil {
 			return nil, fmt.Errorf("NixOSTemplate %s: rendering nix sources into %s: %w", name, flakeDir, err)
 		}
 	}
-	sshEnv, err := a.Host.sshEnvironment(a.StateDir, write)
+	sshEnv, err := a.Host.sshEnvironment(stateDir, write)
 	if err != nil {
 		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
 	}
@@ -215,25 +220,23 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 	parent := pulumi.Parent(t)
 
 	// The command resources re-run only when their triggers change: the
-	// scripts, working directory and environment are ignored so that a run
-	// from another checkout (or a newer nixlab) does not rebuild or
-	// re-upload an unchanged ISO.
-	cwd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	commandOnlyOnTrigger := pulumi.IgnoreChanges([]string{"create", "update", "delete", "dir", "environment", "interpreter"})
+	// scripts and the environment (absolute paths of this checkout) are
+	// ignored so that a run from another checkout (or a newer nixlab) does
+	// not rebuild or re-upload an unchanged ISO. A replacement still takes
+	// every value from the program: ignoreChanges applies to updates only.
+	// No working directory is set: a delete may run after the checkout that
+	// created the resource is gone.
+	commandOnlyOnTrigger := pulumi.IgnoreChanges([]string{"create", "update", "delete", "environment", "interpreter"})
 
 	t.Build, err = local.NewCommand(ctx, name+"-build", &local.CommandArgs{
 		Create:      pulumi.String(scriptCommand("build-iso.sh", "create")),
 		Delete:      pulumi.String(scriptCommand("build-iso.sh", "delete")),
-		Dir:         pulumi.String(cwd),
 		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 		Environment: pulumi.StringMap{
 			"NIXLAB_FLAKE_DIR":    pulumi.String(flakeDir),
-			"NIXLAB_OUT_LINK":     pulumi.String(filepath.Join(a.StateDir, "iso", short)),
+			"NIXLAB_OUT_LINK":     pulumi.String(filepath.Join(stateDir, "iso", short)),
 			"NIXLAB_PREBUILT_ISO": pulumi.String(a.PrebuiltISO),
-			"NIXLAB_LOCK_COPY":    pulumi.String(filepath.Join(a.StateDir, "flake.lock")),
+			"NIXLAB_LOCK_COPY":    pulumi.String(filepath.Join(stateDir, "flake.lock")),
 		},
 		Triggers: pulumi.Array{pulumi.String(hash)},
 		Logging:  local.LoggingStderr,
@@ -253,7 +256,6 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 	t.Upload, err = local.NewCommand(ctx, name+"-upload", &local.CommandArgs{
 		Create:      pulumi.String(scriptCommand("upload-iso.sh", "create")),
 		Delete:      pulumi.String(scriptCommand("upload-iso.sh", "delete")),
-		Dir:         pulumi.String(cwd),
 		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 		Environment: uploadEnv,
 		// A new host or storage uploads there (and removes the old copy).

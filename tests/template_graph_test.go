@@ -104,7 +104,7 @@ func TestTemplateResourceOptions(t *testing.T) {
 	}
 	for _, name := range []string{"template-build", "template-upload"} {
 		ig := rec.get(t, name).RegisterRPC.GetIgnoreChanges()
-		for _, p := range []string{"create", "delete", "dir", "environment"} {
+		for _, p := range []string{"create", "delete", "environment"} {
 			if !slices.Contains(ig, p) {
 				t.Errorf("%s ignoreChanges %v lacks %q: a run from another checkout would redo it", name, ig, p)
 			}
@@ -379,6 +379,25 @@ func TestMissingSSHCredentialsCreateNothing(t *testing.T) {
 	}
 	if n := len(rec.regs); n != 0 {
 		t.Errorf("%d resources registered without SSH credentials: %v", n, rec.names())
+	}
+}
+
+func TestCommandsUseAbsolutePathsAndNoWorkingDir(t *testing.T) {
+	cfg := labConfig(t, map[string]string{"nixlab:stateDir": "relative-state"})
+	t.Chdir(t.TempDir())
+	rec, _ := deployLab(t, cfg, true)
+	for _, name := range []string{"template-build", "template-upload"} {
+		in := rec.get(t, name).Inputs
+		if in.HasValue("dir") {
+			t.Errorf("%s sets a working directory: a delete after the checkout is gone would fail", name)
+		}
+		for k, v := range in["environment"].ObjectValue() {
+			if p := v.StringValue(); strings.Contains(string(k), "DIR") || strings.Contains(string(k), "LINK") || strings.Contains(string(k), "LOCK") {
+				if !filepath.IsAbs(p) {
+					t.Errorf("%s %s = %q is not absolute", name, k, p)
+				}
+			}
+		}
 	}
 }
 
