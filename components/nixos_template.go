@@ -299,13 +299,11 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		return nil, err
 	}
 
-	vmID := a.VMID
-	t.TemplateVmId = pulumi.All(t.VM.VmId, t.Finalize.Stdout).ApplyT(func(vals []any) int {
-		if id, ok := vals[0].(int); ok && id != 0 {
-			return id
-		}
-		return vmID
-	}).(pulumi.IntOutput)
+	// The template's VM ID is fixed, so it is known even in a preview that
+	// replaces the template: clones see no change. The output still carries
+	// the dependency on finalize, so a clone waits for the conversion.
+	t.TemplateVmId = pulumi.OutputWithDependencies(ctx.Context(),
+		pulumi.Int(a.VMID).ToIntOutput(), t.Finalize).(pulumi.IntOutput)
 	t.IsoFileId = t.Upload.Stdout
 	t.ContentHash = pulumi.String(hash).ToStringOutput()
 

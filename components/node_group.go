@@ -245,6 +245,10 @@ func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNod
 		pulumi.Parent(g),
 		// Fixed VM IDs: the old VM must be gone before its replacement.
 		pulumi.DeleteBeforeReplace(true),
+		// A clone does not depend on its template once it exists: a new
+		// template (or new clone retries) must not replace running nodes.
+		// New nodes are cloned from the template of their day.
+		pulumi.IgnoreChanges([]string{"clone"}),
 	}
 	if after != nil {
 		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{after}))

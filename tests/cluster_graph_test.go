@@ -62,6 +62,9 @@ func TestLabNodesNamesAndIDs(t *testing.T) {
 		if !reg.RegisterRPC.GetDeleteBeforeReplace() {
 			t.Errorf("%s: fixed VM ID needs delete-before-replace", n.res)
 		}
+		if !slices.Contains(reg.RegisterRPC.GetIgnoreChanges(), "clone") {
+			t.Errorf("%s: a new template would replace the running node (clone not ignored)", n.res)
+		}
 	}
 }
 
@@ -78,6 +81,18 @@ func TestClonesWaitForTemplateAndEachOther(t *testing.T) {
 			if !slices.Contains(deps, prev) {
 				t.Errorf("%s does not wait for the previous clone %s", n.res, labNodes[i-1].res)
 			}
+		}
+	}
+}
+
+func TestTemplateIDKnownInPreview(t *testing.T) {
+	// A preview that replaces the template must not make the clones' source
+	// unknown (which would show every node as replaced).
+	rec, _ := deployLab(t, labConfig(t, nil), true)
+	for _, n := range labNodes {
+		clone := rec.get(t, n.res).Inputs["clone"].ObjectValue()
+		if v := clone["vmId"]; !v.IsNumber() || v.NumberValue() != 9000 {
+			t.Errorf("%s clone.vmId at preview = %v, want the known 9000", n.res, v)
 		}
 	}
 }

@@ -30,7 +30,10 @@ type registration struct {
 // recorder is a Pulumi mock monitor that records every registration and
 // answers with what the real providers would compute.
 type recorder struct {
-	mu   sync.Mutex
+	// preview leaves what a provider computes at creation unknown (command
+	// output), as a real preview of new or replaced resources does.
+	preview bool
+	mu      sync.Mutex
 	regs map[string]registration // by resource name
 	urns map[string]string       // name -> URN
 }
@@ -51,6 +54,9 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	out := args.Inputs.Copy()
 	switch args.TypeToken {
 	case "command:local:Command":
+		if r.preview {
+			break
+		}
 		env := args.Inputs["environment"].ObjectValue()
 		switch {
 		case strings.HasSuffix(args.Name, "-build"):
@@ -59,6 +65,9 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			out["stdout"] = resource.NewStringProperty(env["NIXLAB_STORAGE"].StringValue() + ":iso/" + env["NIXLAB_ISO_FILE_NAME"].StringValue())
 		}
 	case "command:remote:Command":
+		if r.preview {
+			break
+		}
 		out["stdout"] = resource.NewStringProperty("template ready")
 	case "proxmoxve:VM/virtualMachine:VirtualMachine":
 		out["vmId"] = args.Inputs["vmId"]
@@ -147,6 +156,7 @@ func labConfig(t *testing.T, overrides map[string]string) map[string]string {
 func runMocked(t *testing.T, cfg map[string]string, dryRun bool, program pulumi.RunFunc) (*recorder, error) {
 	t.Helper()
 	rec := newRecorder()
+	rec.preview = dryRun
 	err := pulumi.RunErr(program, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 		ri.ConfigSecretKeys = []string{"nixlab:apiToken"}
