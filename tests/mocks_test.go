@@ -34,8 +34,8 @@ type recorder struct {
 	// output), as a real preview of new or replaced resources does.
 	preview bool
 	mu      sync.Mutex
-	regs map[string]registration // by resource name
-	urns map[string]string       // name -> URN
+	regs    map[string]registration // by resource name
+	urns    map[string]string       // name -> URN
 }
 
 func newRecorder() *recorder {
