@@ -320,32 +320,13 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 // installerVMArgs describe the VM that boots the installer ISO and becomes
 // the template.
 func installerVMArgs(a NixOSTemplateArgs, hash string, isoFileID pulumi.StringOutput) *vm.VirtualMachineArgs {
-	return &vm.VirtualMachineArgs{
-		NodeName:     a.NodeName,
-		VmId:         pulumi.Int(a.VMID),
-		Name:         pulumi.String(a.Name),
-		Description:  pulumi.String("NixOS template built by nixlab. Content hash " + hash + "."),
-		Tags:         pulumi.ToStringArray([]string{"nixlab", "template"}),
-		Bios:         pulumi.String("seabios"),
-		ScsiHardware: pulumi.String("virtio-scsi-single"),
-		OperatingSystem: &vm.VirtualMachineOperatingSystemArgs{
-			Type: pulumi.String("l26"),
-		},
-		Cpu: &vm.VirtualMachineCpuArgs{
-			Cores: pulumi.Int(a.Cores),
-			Type:  pulumi.String("x86-64-v2-AES"),
-		},
-		Memory: &vm.VirtualMachineMemoryArgs{
-			Dedicated: pulumi.Int(a.MemoryMB),
-		},
-		Disks: vm.VirtualMachineDiskArray{&vm.VirtualMachineDiskArgs{
-			Interface:   pulumi.String("scsi0"),
-			DatastoreId: a.VMStorage,
-			Size:        pulumi.Int(a.DiskSizeGB),
-			FileFormat:  pulumi.String("raw"),
-			Discard:     pulumi.String("on"),
-			Iothread:    pulumi.Bool(true),
-		}},
+	hw := vmHardware{Cores: a.Cores, MemoryMB: a.MemoryMB, DiskSizeGB: a.DiskSizeGB, Storage: a.VMStorage, Bridge: a.Bridge}
+	return hw.apply(&vm.VirtualMachineArgs{
+		NodeName:    a.NodeName,
+		VmId:        pulumi.Int(a.VMID),
+		Name:        pulumi.String(a.Name),
+		Description: pulumi.String("NixOS template built by nixlab. Content hash " + hash + "."),
+		Tags:        pulumi.ToStringArray([]string{"nixlab", "template"}),
 		Cdrom: &vm.VirtualMachineCdromArgs{
 			FileId:    isoFileID,
 			Interface: pulumi.String(CdromInterface),
@@ -353,10 +334,6 @@ func installerVMArgs(a NixOSTemplateArgs, hash string, isoFileID pulumi.StringOu
 		// The empty disk falls through to the CD; once installed, the disk
 		// boots first.
 		BootOrders: pulumi.ToStringArray([]string{"scsi0", CdromInterface}),
-		NetworkDevices: vm.VirtualMachineNetworkDeviceArray{&vm.VirtualMachineNetworkDeviceArgs{
-			Bridge: a.Bridge,
-			Model:  pulumi.String("virtio"),
-		}},
 		// The live installer runs the guest agent: finalize reads the
 		// install status through it.
 		Agent: &vm.VirtualMachineAgentArgs{
@@ -367,8 +344,7 @@ func installerVMArgs(a NixOSTemplateArgs, hash string, isoFileID pulumi.StringOu
 		SerialDevices: vm.VirtualMachineSerialDeviceArray{&vm.VirtualMachineSerialDeviceArgs{
 			Device: pulumi.String("socket"),
 		}},
-		Started:       pulumi.Bool(true),
-		OnBoot:        pulumi.Bool(false),
-		StopOnDestroy: pulumi.Bool(true),
-	}
+		Started: pulumi.Bool(true),
+		OnBoot:  pulumi.Bool(false),
+	})
 }

@@ -313,7 +313,8 @@ func cloneArgs(n *Node, a K8sNodeGroupArgs, ip *vm.VirtualMachineInitializationI
 	if a.Network.Domain != "" {
 		dns.Domain = pulumi.String(a.Network.Domain)
 	}
-	return &vm.VirtualMachineArgs{
+	hw := vmHardware{Cores: a.Cores, MemoryMB: a.MemoryMB, DiskSizeGB: a.DiskSizeGB, Storage: a.VMStorage, Bridge: a.Bridge}
+	return hw.apply(&vm.VirtualMachineArgs{
 		NodeName:    a.NodeName,
 		VmId:        pulumi.Int(n.VMID),
 		Name:        pulumi.String(n.Name),
@@ -326,28 +327,6 @@ func cloneArgs(n *Node, a K8sNodeGroupArgs, ip *vm.VirtualMachineInitializationI
 			DatastoreId: a.VMStorage,
 			NodeName:    a.NodeName,
 		},
-		Bios:            pulumi.String("seabios"),
-		ScsiHardware:    pulumi.String("virtio-scsi-single"),
-		OperatingSystem: &vm.VirtualMachineOperatingSystemArgs{Type: pulumi.String("l26")},
-		Cpu: &vm.VirtualMachineCpuArgs{
-			Cores: pulumi.Int(a.Cores),
-			Type:  pulumi.String("x86-64-v2-AES"),
-		},
-		Memory: &vm.VirtualMachineMemoryArgs{Dedicated: pulumi.Int(a.MemoryMB)},
-		// Grows the cloned disk; the node grows partition, PV, LV and ext4
-		// into it at boot.
-		Disks: vm.VirtualMachineDiskArray{&vm.VirtualMachineDiskArgs{
-			Interface:   pulumi.String("scsi0"),
-			DatastoreId: a.VMStorage,
-			Size:        pulumi.Int(a.DiskSizeGB),
-			FileFormat:  pulumi.String("raw"),
-			Discard:     pulumi.String("on"),
-			Iothread:    pulumi.Bool(true),
-		}},
-		NetworkDevices: vm.VirtualMachineNetworkDeviceArray{&vm.VirtualMachineNetworkDeviceArgs{
-			Bridge: a.Bridge,
-			Model:  pulumi.String("virtio"),
-		}},
 		// Identity by cloud-init: Proxmox uses the VM name as hostname.
 		Initialization: &vm.VirtualMachineInitializationArgs{
 			DatastoreId: a.VMStorage,
@@ -365,8 +344,7 @@ func cloneArgs(n *Node, a K8sNodeGroupArgs, ip *vm.VirtualMachineInitializationI
 			Timeout: pulumi.String(DefaultAgentTimeout),
 			Trim:    pulumi.Bool(true),
 		},
-		Started:       pulumi.Bool(true),
-		OnBoot:        pulumi.Bool(true),
-		StopOnDestroy: pulumi.Bool(true),
-	}
+		Started: pulumi.Bool(true),
+		OnBoot:  pulumi.Bool(true),
+	})
 }

@@ -20,18 +20,10 @@ func BenchmarkDeployGraph(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				rec := newRecorder()
-				err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-					c, err := stack.LoadConfig(ctx)
-					if err != nil {
-						return err
-					}
-					lab, err := stack.Deploy(ctx, c)
-					if err != nil {
-						return err
-					}
-					_, err = await(ctx, lab.Inventory)
+				err := pulumi.RunErr(withLab(func(ctx *pulumi.Context, _ *stack.Config, lab *stack.Lab) error {
+					_, err := await(ctx, lab.Inventory)
 					return err
-				}, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
+				}), pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
 					ri.Config = cfg
 					ri.ConfigSecretKeys = []string{"nixlab:apiToken"}
 					ri.DryRun = true

@@ -255,15 +255,7 @@ func TestScalingDownRemovesHighestNumbers(t *testing.T) {
 
 func TestNodeOutputsAndInventory(t *testing.T) {
 	cfg := labConfig(t, nil)
-	_, err := runMocked(t, cfg, false, func(ctx *pulumi.Context) error {
-		c, err := stack.LoadConfig(ctx)
-		if err != nil {
-			return err
-		}
-		lab, err := stack.Deploy(ctx, c)
-		if err != nil {
-			return err
-		}
+	_, err := runMocked(t, cfg, false, withLab(func(ctx *pulumi.Context, c *stack.Config, lab *stack.Lab) error {
 		n := lab.NodeGroups["workers"].Nodes[0]
 		ip, err := await(ctx, n.IPv4)
 		if err != nil || ip.Value != mockLeaseIP(9200) {
@@ -301,7 +293,7 @@ func TestNodeOutputsAndInventory(t *testing.T) {
 			t.Errorf("ssh output = %v (%v)", ssh.Value, err)
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,6 +165,22 @@ func runMocked(t *testing.T, cfg map[string]string, dryRun bool, program pulumi.
 	return rec, err
 }
 
+// withLab is a program that loads the config, deploys the lab and hands
+// both to fn.
+func withLab(fn func(ctx *pulumi.Context, cfg *stack.Config, lab *stack.Lab) error) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, err := stack.LoadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		lab, err := stack.Deploy(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, cfg, lab)
+	}
+}
+
 // await resolves an output inside a mocked program.
 func await(ctx *pulumi.Context, out pulumi.Output) (internals.UnsafeAwaitOutputResult, error) {
 	return internals.UnsafeAwaitOutput(context.Background(), out)

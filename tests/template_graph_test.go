@@ -19,14 +19,10 @@ import (
 func deployLab(t *testing.T, cfg map[string]string, dryRun bool) (*recorder, *stack.Lab) {
 	t.Helper()
 	var lab *stack.Lab
-	rec, err := runMocked(t, cfg, dryRun, func(ctx *pulumi.Context) error {
-		c, err := stack.LoadConfig(ctx)
-		if err != nil {
-			return err
-		}
-		lab, err = stack.Deploy(ctx, c)
-		return err
-	})
+	rec, err := runMocked(t, cfg, dryRun, withLab(func(_ *pulumi.Context, _ *stack.Config, l *stack.Lab) error {
+		lab = l
+		return nil
+	}))
 	if err != nil {
 		t.Fatalf("deploy under mocks: %v", err)
 	}
@@ -313,15 +309,7 @@ func TestRenderedSourcesOnUpdateOnly(t *testing.T) {
 
 func TestTemplateOutputs(t *testing.T) {
 	cfg := labConfig(t, nil)
-	_, err := runMocked(t, cfg, false, func(ctx *pulumi.Context) error {
-		c, err := stack.LoadConfig(ctx)
-		if err != nil {
-			return err
-		}
-		lab, err := stack.Deploy(ctx, c)
-		if err != nil {
-			return err
-		}
+	_, err := runMocked(t, cfg, false, withLab(func(ctx *pulumi.Context, _ *stack.Config, lab *stack.Lab) error {
 		id, err := await(ctx, lab.Template.TemplateVmId)
 		if err != nil || id.Value != 9000 {
 			t.Errorf("TemplateVmId = %v (%v)", id.Value, err)
@@ -342,7 +330,7 @@ func TestTemplateOutputs(t *testing.T) {
 			t.Errorf("ssh private key output is not secret (%v)", err)
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
