@@ -35,11 +35,10 @@ type recorder struct {
 	preview bool
 	mu      sync.Mutex
 	regs    map[string]registration // by resource name
-	urns    map[string]string       // name -> URN
 }
 
 func newRecorder() *recorder {
-	return &recorder{regs: map[string]registration{}, urns: map[string]string{}}
+	return &recorder{regs: map[string]registration{}}
 }
 
 func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
