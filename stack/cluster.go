@@ -18,9 +18,11 @@ func SSHKeyFile(cfg *Config, stackName string) string {
 	return filepath.Join(cfg.StateDir, stackName, "id_ed25519")
 }
 
-// groupOrder is the order groups are cloned in: control planes first, then
-// by name. Clones of one template are chained through this order.
-func groupOrder(groups map[string]NodeGroupConfig) []string {
+// GroupOrder is the order the node groups are cloned (and listed) in:
+// control planes first, then by name. Clones of one template are chained
+// through this order.
+func (c *Config) GroupOrder() []string {
+	groups := c.NodeGroups
 	names := sortedGroupNames(groups)
 	sort.SliceStable(names, func(i, j int) bool {
 		return groups[names[i]].Role == RoleControlPlane && groups[names[j]].Role != RoleControlPlane
@@ -33,7 +35,7 @@ func groupOrder(groups map[string]NodeGroupConfig) []string {
 func deployNodeGroups(ctx *pulumi.Context, cfg *Config, lab *Lab, opts []pulumi.ResourceOption) error {
 	lab.NodeGroups = map[string]*components.K8sNodeGroup{}
 	var after pulumi.Resource
-	for _, name := range groupOrder(cfg.NodeGroups) {
+	for _, name := range cfg.GroupOrder() {
 		g, err := components.NewK8sNodeGroup(ctx, name, nodeGroupArgs(cfg, lab, name, after), opts...)
 		if err != nil {
 			return fmt.Errorf("nixlab:nodeGroups.%s: %w", name, err)
@@ -87,7 +89,7 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *c
 func inventories(ctx *pulumi.Context, cfg *Config, lab *Lab) {
 	var meta []inventory.Node
 	var ips []any
-	for _, name := range groupOrder(cfg.NodeGroups) {
+	for _, name := range cfg.GroupOrder() {
 		for _, n := range lab.NodeGroups[name].Nodes {
 			meta = append(meta, inventory.Node{Name: n.Name, Role: inventory.Role(n.Role), VMID: n.VMID})
 			ips = append(ips, n.IPv4)

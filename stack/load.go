@@ -28,15 +28,28 @@ type LookupFunc func(key string) (string, bool)
 // defaults and validates the result. The API token must be stored as a
 // secret. Errors name the key and say how to fix it.
 func LoadConfig(ctx *pulumi.Context) (*Config, error) {
+	return LoadConfigIn(ctx, "")
+}
+
+// LoadConfigIn is LoadConfig with relative paths in the config resolved
+// against dir before validation (see Config.ResolvePaths); "" keeps them
+// relative to the working directory.
+func LoadConfigIn(ctx *pulumi.Context, dir string) (*Config, error) {
 	if _, ok := ctx.GetConfig(Namespace + ":apiToken"); ok && !ctx.IsConfigSecret(Namespace+":apiToken") {
 		return nil, &KeyError{Key: Namespace + ":apiToken", Msg: "is stored in plain text; store it as a secret: pulumi config set --secret nixlab:apiToken 'user@realm!tokenid=uuid'"}
 	}
-	return ParseConfig(ctx.GetConfig)
+	return ParseConfigIn(ctx.GetConfig, dir)
 }
 
 // ParseConfig builds a Config from raw key values (as a stack file holds
 // them), applies defaults and validates it. It needs no Pulumi engine.
 func ParseConfig(lookup LookupFunc) (*Config, error) {
+	return ParseConfigIn(lookup, "")
+}
+
+// ParseConfigIn is ParseConfig with relative paths resolved against dir
+// (when not empty) before validation.
+func ParseConfigIn(lookup LookupFunc, dir string) (*Config, error) {
 	c := &Config{}
 	var errs []error
 	decode := func(key string, into any) {
@@ -61,10 +74,18 @@ func ParseConfig(lookup LookupFunc) (*Config, error) {
 	decode("nodeGroups", &c.NodeGroups)
 	decode("stateDir", &c.StateDir)
 	c.APIToken = Secret(token)
+	// nixlab:nfs defaults to {} in Pulumi.yaml (the Pulumi CLI refuses a
+	// declared key without a default and no value): empty means no NFS.
+	if c.NFS != nil && c.NFS.Server == "" && c.NFS.Export == "" && c.NFS.MountPoint == "" && len(c.NFS.Options) == 0 {
+		c.NFS = nil
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	c.ApplyDefaults()
+	if dir != "" {
+		c.ResolvePaths(dir)
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,25 +1,66 @@
 package stack
 
 import (
+	"path/filepath"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // Program is the Pulumi program behind `pulumi up`: it loads and validates
 // the stack config, deploys the lab and exports the stack outputs. Nothing is
-// registered when the config is invalid.
+// registered when the config is invalid. Relative paths in the config are
+// relative to the working directory, the project directory under the Pulumi
+// CLI.
 func Program(ctx *pulumi.Context) error {
-	cfg, err := LoadConfig(ctx)
-	if err != nil {
+	_, _, err := Run(ctx, "")
+	return err
+}
+
+// ProgramIn is Program for a process whose working directory is not the
+// project directory (an Automation API embedding): relative paths in the
+// config are resolved against dir.
+func ProgramIn(dir string) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		_, _, err := Run(ctx, dir)
 		return err
+	}
+}
+
+// Run is the body of Program: load, resolve relative paths against dir (when
+// not empty), deploy, export. It returns the config and the lab for callers
+// that look at the graph.
+func Run(ctx *pulumi.Context, dir string) (*Config, *Lab, error) {
+	cfg, err := LoadConfigIn(ctx, dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	lab, err := Deploy(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for name, value := range Outputs(ctx, cfg, lab) {
 		ctx.Export(name, value)
 	}
-	return nil
+	return cfg, lab, nil
+}
+
+// ResolvePaths makes every relative path of the config (state directory,
+// SSH key file, prebuilt ISO, extra modules) absolute against dir.
+func (c *Config) ResolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	abs(&c.StateDir)
+	abs(&c.Proxmox.SSH.PrivateKeyFile)
+	abs(&c.Template.ISOPath)
+	modules := make([]string, len(c.Template.ExtraModules))
+	for i, m := range c.Template.ExtraModules {
+		modules[i] = m
+		abs(&modules[i])
+	}
+	c.Template.ExtraModules = modules
 }
 
 // Output names of the stack.
@@ -43,7 +84,7 @@ func Outputs(ctx *pulumi.Context, cfg *Config, lab *Lab) map[string]pulumi.Input
 	keyFile := SSHKeyFile(cfg, ctx.Stack())
 	var nodes pulumi.Array
 	ssh := pulumi.StringMap{}
-	for _, name := range groupOrder(cfg.NodeGroups) {
+	for _, name := range cfg.GroupOrder() {
 		g := lab.NodeGroups[name]
 		nodes = append(nodes, g.NodesOutput)
 		for _, n := range g.Nodes {

@@ -93,6 +93,21 @@ func TestDefaultsFillAbsentKeys(t *testing.T) {
 	}
 }
 
+func TestEmptyNFSMeansNone(t *testing.T) {
+	for _, v := range []string{"", "{}", "null"} {
+		cfg, err := ParseConfig(labLookup(t, map[string]string{"nixlab:nfs": v}))
+		if err != nil {
+			t.Fatalf("nfs %q: %v", v, err)
+		}
+		if cfg.NFS != nil {
+			t.Errorf("nfs %q gave an NFS mount: %+v", v, cfg.NFS)
+		}
+	}
+	if _, err := ParseConfig(labLookup(t, map[string]string{"nixlab:nfs": `{"mountPoint":"/mnt/x"}`})); err == nil || !strings.Contains(err.Error(), "nixlab:nfs.server") {
+		t.Errorf("a mount point without a server: %v", err)
+	}
+}
+
 func TestExplicitZeroSwapIsKept(t *testing.T) {
 	cfg, err := ParseConfig(labLookup(t, map[string]string{"nixlab:template": `{"swapSizeGb":0}`}))
 	if err != nil {

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+)
+
+// lifecycleOp is one engine operation of a lifecycle command.
+type lifecycleOp func(e Engine, ctx context.Context, req Request) error
+
+// runUp is `nixlab up`.
+func runUp(ctx context.Context, c *cli, args []string) int {
+	return c.lifecycle(ctx, args, "up",
+		"Deploy the stack: build and upload the NixOS installer ISO, install and convert the template,\n"+
+			"clone the node groups and wait for them. Creates the stack on first use. Progress streams live.",
+		Engine.Up)
+}
+
+// runPreview is `nixlab preview`.
+func runPreview(ctx context.Context, c *cli, args []string) int {
+	return c.lifecycle(ctx, args, "preview",
+		"Show what `nixlab up` would create, update or delete, changing nothing.\n"+
+			"Creates the (empty) stack on first use, like `pulumi preview` after `pulumi stack init`.",
+		Engine.Preview)
+}
+
+// runRefresh is `nixlab refresh`.
+func runRefresh(ctx context.Context, c *cli, args []string) int {
+	return c.lifecycle(ctx, args, "refresh",
+		"Read the real state of every resource of an existing stack from Proxmox and update the stack state.",
+		Engine.Refresh)
+}
+
+// lifecycle runs a lifecycle command without flags of its own.
+func (c *cli) lifecycle(ctx context.Context, args []string, name, about string, op lifecycleOp) int {
+	var sf stackFlags
+	f := newFlags(name, "[--stack name] [--dir directory]", about)
+	sf.register(f)
+	if code, ok := c.parse(f, args); !ok {
+		return code
+	}
+	if !c.requirePulumi(name) {
+		return 1
+	}
+	if msg := sf.check(); msg != "" {
+		return c.usageError(f, msg)
+	}
+	return c.runOp(ctx, name, sf.request(c), op)
+}
+
+// runOp runs op on a fresh engine and reports its failure.
+func (c *cli) runOp(ctx context.Context, name string, req Request, op lifecycleOp) int {
+	if err := op(c.env.NewEngine(), ctx, req); err != nil {
+		return c.fail(ctx, name, err)
+	}
+	return 0
+}
+
+// runDestroy is `nixlab destroy`; it refuses without --yes.
+func runDestroy(ctx context.Context, c *cli, args []string) int {
+	var sf stackFlags
+	var yes bool
+	f := newFlags("destroy", "--yes [--stack name] [--dir directory]",
+		"Delete every resource of an existing stack: all node VMs, the NixOS template VM and the uploaded\n"+
+			"installer ISO on the Proxmox host. The stack itself (its history and config) stays.")
+	sf.register(f)
+	f.BoolVar(&yes, "yes", false, "really destroy (without it destroy only says what it would delete)")
+	if code, ok := c.parse(f, args); !ok {
+		return code
+	}
+	if !c.requirePulumi("destroy") {
+		return 1
+	}
+	if msg := sf.check(); msg != "" {
+		return c.usageError(f, msg)
+	}
+	if !yes {
+		dir, err := filepath.Abs(sf.dir)
+		if err != nil {
+			dir = sf.dir
+		}
+		fmt.Fprintf(c.stderr, "nixlab destroy: refusing without --yes: this would delete every resource of stack %q "+
+			"(project %s): all node VMs, the NixOS template VM and its installer ISO on the Proxmox host. "+
+			"Pass --yes to destroy them.\n", sf.stack, dir)
+		return 2
+	}
+	return c.runOp(ctx, "destroy", sf.request(c), Engine.Destroy)
+}

@@ -1,0 +1,244 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// Type tokens the summaries know.
+const (
+	typeVM             = "proxmoxve:VM/virtualMachine:VirtualMachine"
+	typeProxmox        = "pulumi:providers:proxmoxve"
+	typeLocalCommand   = "command:local:Command"
+	typeRemoteCommand  = "command:remote:Command"
+	typePrivateKey     = "tls:index/privateKey:PrivateKey"
+	typeNixOSTemplate  = "nixlab:index:NixOSTemplate"
+	typeK8sNodeGroup   = "nixlab:index:K8sNodeGroup"
+	maxSummaryValueLen = 120
+)
+
+// summarize picks the key inputs of a registration by its type. Secret
+// values are never read: they summarize as Secret.
+func summarize(r *registration, byURN map[string]*registration) Inputs {
+	in := r.inputs
+	var s Inputs
+	add := func(key string, v resource.PropertyValue) {
+		if v.IsNull() {
+			return
+		}
+		s = append(s, Input{Key: key, Value: describe(v)})
+	}
+	switch r.typ {
+	case typeProxmox:
+		add("endpoint", get(in, "endpoint"))
+		add("insecure", get(in, "insecure"))
+		add("apiToken", get(in, "apiToken"))
+		add("sshUser", get(in, "ssh", "username"))
+		add("sshAgent", get(in, "ssh", "agent"))
+		add("sshNode", get(in, "ssh", "nodes", "0", "address"))
+	case typePrivateKey:
+		add("algorithm", get(in, "algorithm"))
+	case typeLocalCommand:
+		add("create", script(get(in, "create")))
+		add("delete", script(get(in, "delete")))
+	case typeRemoteCommand:
+		add("create", script(get(in, "create")))
+		// pulumi-command keeps the whole connection secret.
+		if conn := get(in, "connection"); conn.IsSecret() || conn.IsComputed() || conn.IsOutput() {
+			add("connection", conn)
+		} else {
+			add("host", get(in, "connection", "host"))
+			add("user", get(in, "connection", "user"))
+		}
+	case typeVM:
+		add("vmId", get(in, "vmId"))
+		add("name", get(in, "name"))
+		add("cores", get(in, "cpu", "cores"))
+		add("memoryMb", get(in, "memory", "dedicated"))
+		add("diskGb", get(in, "disks", "0", "size"))
+		add("datastore", get(in, "disks", "0", "datastoreId"))
+		if clone := get(in, "clone"); !clone.IsNull() {
+			s = append(s, Input{Key: "clone", Value: cloneSource(r, byURN)})
+			add("address", get(in, "initialization", "ipConfigs", "0", "ipv4", "address"))
+		}
+	}
+	return s
+}
+
+// get walks objects (by key) and arrays (by index) and stops early at a
+// secret or unknown value, which it returns as it is.
+func get(m resource.PropertyMap, path ...string) resource.PropertyValue {
+	v := resource.NewObjectProperty(m)
+	for _, p := range path {
+		if v.IsSecret() || v.IsComputed() || v.IsOutput() {
+			return v
+		}
+		switch {
+		case v.IsObject():
+			v = v.ObjectValue()[resource.PropertyKey(p)]
+		case v.IsArray():
+			i, err := strconv.Atoi(p)
+			arr := v.ArrayValue()
+			if err != nil || i < 0 || i >= len(arr) {
+				return resource.NewNullProperty()
+			}
+			v = arr[i]
+		default:
+			return resource.NewNullProperty()
+		}
+	}
+	return v
+}
+
+// describe renders a value for the summary: secrets as Secret, values
+// only known after `pulumi up` as Unknown.
+func describe(v resource.PropertyValue) string {
+	switch {
+	case v.IsSecret():
+		return Secret
+	case v.IsComputed():
+		return Unknown
+	case v.IsOutput():
+		o := v.OutputValue()
+		switch {
+		case o.Secret:
+			return Secret
+		case !o.Known:
+			return Unknown
+		}
+		return describe(o.Element)
+	case v.IsNull():
+		return ""
+	case v.IsString():
+		return truncate(v.StringValue())
+	case v.IsNumber():
+		return strconv.FormatFloat(v.NumberValue(), 'f', -1, 64)
+	case v.IsBool():
+		return strconv.FormatBool(v.BoolValue())
+	case v.IsArray():
+		parts := make([]string, 0, len(v.ArrayValue()))
+		for _, e := range v.ArrayValue() {
+			parts = append(parts, describe(e))
+		}
+		return truncate("[" + strings.Join(parts, ", ") + "]")
+	case v.IsObject():
+		obj := v.ObjectValue()
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, string(k))
+		}
+		sort.Strings(keys)
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			parts = append(parts, k+": "+describe(obj[resource.PropertyKey(k)]))
+		}
+		return truncate("{" + strings.Join(parts, ", ") + "}")
+	case v.IsResourceReference():
+		return string(v.ResourceReferenceValue().URN.Name())
+	}
+	return fmt.Sprintf("(%s)", v.TypeString())
+}
+
+// truncate keeps summaries on one line and short.
+func truncate(s string) string {
+	s = strings.ReplaceAll(s, "\n", `\n`)
+	if len(s) > maxSummaryValueLen {
+		return s[:maxSummaryValueLen-3] + "..."
+	}
+	return s
+}
+
+// script summarizes a command line of the form nixlab's components build
+// (`bash -c '<script>' <name> <args>...`) as "<name>.sh <args>"; the
+// embedded script text is left out. Other commands are shown truncated.
+func script(v resource.PropertyValue) resource.PropertyValue {
+	if !v.IsString() {
+		return v
+	}
+	words, ok := shellWords(v.StringValue())
+	if !ok || len(words) < 4 || words[0] != "bash" || words[1] != "-c" {
+		return v
+	}
+	return resource.NewStringProperty(strings.Join(append([]string{words[3] + ".sh"}, words[4:]...), " "))
+}
+
+// shellWords splits a POSIX shell command line of plain and single-quoted
+// words (what the components' shell quoting produces). It reports false
+// for anything else (double quotes, expansions).
+func shellWords(s string) ([]string, bool) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, false
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '\\' && i+1 < len(s):
+			cur.WriteByte(s[i+1])
+			i++
+			inWord = true
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case strings.IndexByte("\"$`;&|<>(){}*?", c) >= 0:
+			return nil, false
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, true
+}
+
+// cloneSource names the VM a clone is made from: the registered VM with
+// the clone's source VM ID, or, while that ID is unknown, the VM among the
+// clone input's dependencies.
+func cloneSource(r *registration, byURN map[string]*registration) string {
+	id := get(r.inputs, "clone", "vmId")
+	known := id.IsNumber()
+	for _, src := range sortedRegistrations(byURN) {
+		if src.typ != typeVM || src.urn == r.urn {
+			continue
+		}
+		srcID := get(src.inputs, "vmId")
+		if known && srcID.IsNumber() && srcID.NumberValue() == id.NumberValue() {
+			return fmt.Sprintf("%s (VM %s)", src.name, describe(srcID))
+		}
+	}
+	if known {
+		return "VM " + describe(id)
+	}
+	for _, urn := range r.propDeps["clone"] {
+		if src, ok := byURN[urn]; ok && src.typ == typeVM && src.urn != r.urn {
+			return fmt.Sprintf("%s (VM %s)", src.name, describe(get(src.inputs, "vmId")))
+		}
+	}
+	return describe(id)
+}
+
+// sortedRegistrations returns the registrations sorted by URN.
+func sortedRegistrations(byURN map[string]*registration) []*registration {
+	out := make([]*registration, 0, len(byURN))
+	for _, r := range byURN {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].urn < out[j].urn })
+	return out
+}
