@@ -1,10 +1,11 @@
 package components
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -85,37 +86,23 @@ func (h ProxmoxHost) connection() (remote.ConnectionArgs, error) {
 	return conn, nil
 }
 
-// knownHostsLine is the known_hosts entry for the host key.
-func (h ProxmoxHost) knownHostsLine() string {
-	name := h.Address
-	if h.Port != 22 {
-		name = "[" + h.Address + "]:" + strconv.Itoa(h.Port)
+// sshEnvironment is the environment upload-iso.sh reads to reach the host.
+// The host key travels as text (the script writes a temporary known_hosts),
+// so a later delete does not depend on a file of this checkout.
+func (h ProxmoxHost) sshEnvironment() map[string]string {
+	return map[string]string{
+		"NIXLAB_SSH_HOST":     h.Address,
+		"NIXLAB_SSH_USER":     h.User,
+		"NIXLAB_SSH_PORT":     strconv.Itoa(h.Port),
+		"NIXLAB_SSH_KEY_FILE": h.PrivateKeyFile,
+		"NIXLAB_SSH_HOST_KEY": strings.TrimSpace(h.HostKey),
 	}
-	return name + " " + strings.TrimSpace(h.HostKey) + "\n"
 }
 
-// sshEnvironment is the environment upload-iso.sh reads to reach the host.
-// A host key is written to a known_hosts file under stateDir, so ssh checks it
-// strictly.
-func (h ProxmoxHost) sshEnvironment(stateDir string, write bool) (map[string]string, error) {
-	env := map[string]string{
-		"NIXLAB_SSH_HOST":        h.Address,
-		"NIXLAB_SSH_USER":        h.User,
-		"NIXLAB_SSH_PORT":        strconv.Itoa(h.Port),
-		"NIXLAB_SSH_KEY_FILE":    h.PrivateKeyFile,
-		"NIXLAB_SSH_KNOWN_HOSTS": "",
-	}
-	if h.HostKey != "" {
-		path := filepath.Join(stateDir, "known_hosts")
-		env["NIXLAB_SSH_KNOWN_HOSTS"] = path
-		if write {
-			if err := os.MkdirAll(stateDir, 0o755); err != nil {
-				return nil, err
-			}
-			if err := os.WriteFile(path, []byte(h.knownHostsLine()), 0o644); err != nil {
-				return nil, fmt.Errorf("writing %s: %w", path, err)
-			}
-		}
-	}
-	return env, nil
+// target identifies where the ISO lands: host, port and storage. It is part
+// of the ISO's file name, so that uploads for different targets never share
+// a name (and one's delete can never remove the other's file).
+func (h ProxmoxHost) target(storage string) string {
+	sum := sha256.Sum256([]byte(h.Address + "\x00" + strconv.Itoa(h.Port) + "\x00" + storage))
+	return hex.EncodeToString(sum[:4])
 }

@@ -23,6 +23,9 @@ const (
 	DefaultTemplateMemoryMB   = 4096
 	DefaultInstallTimeout     = 60 * time.Minute
 	DefaultPollInterval       = 15 * time.Second
+	// MaxPollInterval is half the time the installer stays up after it
+	// reports success (nixos/scripts/install.sh, NIXLAB_DONE_LINGER).
+	MaxPollInterval = 30 * time.Second
 	DefaultISOStorage         = "local"
 	DefaultVMStorage          = "local-lvm"
 	DefaultBridge             = "vmbr0"
@@ -59,7 +62,8 @@ type NixOSTemplateArgs struct {
 	// default 60 minutes.
 	InstallTimeout time.Duration
 	// PollInterval is how often the installer's progress is read; default
-	// 15 s, so an install failure is seen within seconds of happening.
+	// 15 s, at most 30 s, so an install failure is seen within seconds and
+	// the installer's success is read before it powers off.
 	PollInterval time.Duration
 	// Settings are baked into the image (and into the content hash).
 	Settings NodeSettings
@@ -149,8 +153,13 @@ func (a NixOSTemplateArgs) check() error {
 	if a.VMID < 100 || a.VMID > 999999999 {
 		errs = append(errs, fmt.Errorf("VMID %d is out of range: use 100 to 999999999", a.VMID))
 	}
-	if a.InstallTimeout < time.Minute || a.PollInterval < time.Second {
-		errs = append(errs, errors.New("InstallTimeout must be at least a minute and PollInterval at least a second"))
+	if a.InstallTimeout < time.Minute {
+		errs = append(errs, fmt.Errorf("InstallTimeout %s is too short: use a minute or more", a.InstallTimeout))
+	}
+	// The installer stays up for a minute after it reports success; finalize
+	// must read that report before the VM stops.
+	if a.PollInterval < time.Second || a.PollInterval > MaxPollInterval {
+		errs = append(errs, fmt.Errorf("PollInterval %s: use 1s to %s", a.PollInterval, MaxPollInterval))
 	}
 	if err := a.Host.check(); err != nil {
 		errs = append(errs, err)
@@ -204,16 +213,13 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 			return nil, fmt.Errorf("NixOSTemplate %s: rendering nix sources into %s: %w", name, flakeDir, err)
 		}
 	}
-	sshEnv, err := a.Host.sshEnvironment(stateDir, write)
-	if err != nil {
-		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
-	}
 	conn, err := a.Host.connection()
 	if err != nil {
 		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
 	}
 
-	t := &NixOSTemplate{Hash: hash, ISOFileName: "nixlab-" + short + ".iso"}
+	target := a.Host.target(a.ISOStorage)
+	t := &NixOSTemplate{Hash: hash, ISOFileName: "nixlab-" + short + "-" + target + ".iso"}
 	if err := ctx.RegisterComponentResource(NixOSTemplateType, name, t, opts...); err != nil {
 		return nil, err
 	}
@@ -238,7 +244,9 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 			"NIXLAB_PREBUILT_ISO": pulumi.String(a.PrebuiltISO),
 			"NIXLAB_LOCK_COPY":    pulumi.String(filepath.Join(stateDir, "flake.lock")),
 		},
-		Triggers: pulumi.Array{pulumi.String(hash)},
+		// A new target builds again too: the upload must find the ISO on
+		// this machine, not where an earlier run built it.
+		Triggers: pulumi.Array{pulumi.String(hash), pulumi.String(target)},
 		Logging:  local.LoggingStderr,
 	}, parent, commandOnlyOnTrigger)
 	if err != nil {
@@ -250,7 +258,7 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		"NIXLAB_STORAGE":       pulumi.String(a.ISOStorage),
 		"NIXLAB_ISO_FILE_NAME": pulumi.String(t.ISOFileName),
 	}
-	for k, v := range sshEnv {
+	for k, v := range a.Host.sshEnvironment() {
 		uploadEnv[k] = pulumi.String(v)
 	}
 	t.Upload, err = local.NewCommand(ctx, name+"-upload", &local.CommandArgs{
@@ -258,8 +266,9 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		Delete:      pulumi.String(scriptCommand("upload-iso.sh", "delete")),
 		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 		Environment: uploadEnv,
-		// A new host or storage uploads there (and removes the old copy).
-		Triggers: pulumi.Array{pulumi.String(hash), pulumi.String(a.Host.Address), pulumi.String(a.ISOStorage)},
+		// A new host or storage uploads there (and removes the old copy,
+		// which has another name).
+		Triggers: pulumi.Array{pulumi.String(hash), pulumi.String(target)},
 		Logging:  local.LoggingStderr,
 	}, parent, commandOnlyOnTrigger, pulumi.DependsOn([]pulumi.Resource{t.Build}))
 	if err != nil {
@@ -268,9 +277,10 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 
 	t.VM, err = vm.NewVirtualMachine(ctx, name+"-vm", installerVMArgs(a, hash, t.Upload.Stdout), parent,
 		// The installer powers the VM off, finalize detaches the CD and
-		// converts it with qm: none of that may look like drift, and
+		// converts it with qm (the boot order loses the CD with it): none of
+		// that may look like drift, and
 		// flipping `template` through the provider would recreate the VM.
-		pulumi.IgnoreChanges([]string{"started", "template", "cdrom"}),
+		pulumi.IgnoreChanges([]string{"started", "template", "cdrom", "bootOrders"}),
 		// A new content hash (in the description) means a new template.
 		pulumi.ReplaceOnChanges([]string{"description"}),
 		// The VM ID is fixed: the old VM must go before the new one.

@@ -86,10 +86,12 @@ type K8sNodeGroupArgs struct {
 	Network NodeNetwork
 	// Readiness tunes the post-boot check.
 	Readiness NodeReadiness
-	// CloneAfter is the clone (or any resource) the first clone of this
-	// group must wait for, so that clones of one template never run in
-	// parallel across groups. Nil for the first group.
-	CloneAfter pulumi.Resource
+	// ClonesBefore are the clones of the same template registered before
+	// this group (K8sNodeGroup.Clones of the previous group). Every clone
+	// waits for all clones before it: Pulumi only orders operations on
+	// resources that change, so waiting for the previous clone alone would
+	// let two groups' new nodes clone in parallel when both scale up.
+	ClonesBefore []pulumi.Resource
 	// CloneRetries is passed to the provider; default 3.
 	CloneRetries int
 }
@@ -119,9 +121,9 @@ type K8sNodeGroup struct {
 	Nodes []*Node
 	// NodesOutput is the nodes as a list of {name, role, vmId, ipv4}.
 	NodesOutput pulumi.ArrayOutput
-	// LastClone is the group's last clone (or CloneAfter when the group is
-	// empty): the next group chains its clones after it.
-	LastClone pulumi.Resource
+	// Clones are ClonesBefore followed by this group's VMs: pass them as
+	// the next group's ClonesBefore.
+	Clones []pulumi.Resource
 }
 
 func (a K8sNodeGroupArgs) withDefaults() K8sNodeGroupArgs {
@@ -180,8 +182,8 @@ func (a K8sNodeGroupArgs) check(name string) error {
 	return nil
 }
 
-// NewK8sNodeGroup registers Count full clones of the template, chained one
-// after another (Proxmox storage locks fail parallel clones), each followed
+// NewK8sNodeGroup registers Count full clones of the template, one after
+// another (Proxmox storage locks fail parallel clones), each followed
 // by its readiness check. Resource names are stable: node i is `<name>-<i>`
 // and its check `<name>-<i>-ready`, so scaling changes nothing but the added
 // or removed nodes.
@@ -197,15 +199,15 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 	if err := ctx.RegisterComponentResource(K8sNodeGroupType, name, g, opts...); err != nil {
 		return nil, err
 	}
-	prev := a.CloneAfter
+	clones := append([]pulumi.Resource(nil), a.ClonesBefore...)
 	var outputs pulumi.Array
 	for i := 1; i <= a.Count; i++ {
-		node, err := newNode(ctx, g, name, i, a, prev)
+		node, err := newNode(ctx, g, name, i, a, clones)
 		if err != nil {
 			return nil, err
 		}
 		g.Nodes = append(g.Nodes, node)
-		prev = node.VM
+		clones = append(clones, node.VM)
 		outputs = append(outputs, pulumi.Map{
 			"name": pulumi.String(node.Name),
 			"role": pulumi.String(node.Role),
@@ -213,7 +215,7 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 			"ipv4": node.IPv4,
 		})
 	}
-	g.LastClone = prev
+	g.Clones = clones
 	g.NodesOutput = outputs.ToArrayOutput()
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"nodes": g.NodesOutput}); err != nil {
 		return nil, err
@@ -222,7 +224,7 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 }
 
 // newNode registers node i of the group: the clone and its readiness check.
-func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNodeGroupArgs, after pulumi.Resource) (*Node, error) {
+func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNodeGroupArgs, before []pulumi.Resource) (*Node, error) {
 	n := &Node{
 		Name: fmt.Sprintf("%s-%s-%d", a.ClusterName, group, i),
 		Role: a.Role,
@@ -247,11 +249,13 @@ func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNod
 		pulumi.DeleteBeforeReplace(true),
 		// A clone does not depend on its template once it exists: a new
 		// template (or new clone retries) must not replace running nodes.
-		// New nodes are cloned from the template of their day.
-		pulumi.IgnoreChanges([]string{"clone"}),
+		// New nodes are cloned from the template of their day. Likewise the
+		// cloud-init user and keys, which the provider can only change by
+		// replacing the VM: they never wipe a running node.
+		pulumi.IgnoreChanges([]string{"clone", "initialization.userAccount"}),
 	}
-	if after != nil {
-		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{after}))
+	if len(before) > 0 {
+		opts = append(opts, pulumi.DependsOn(append([]pulumi.Resource(nil), before...)))
 	}
 	var err error
 	n.VM, err = vm.NewVirtualMachine(ctx, fmt.Sprintf("%s-%d", group, i), cloneArgs(n, a, ipConfig), opts...)
@@ -296,7 +300,10 @@ func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNod
 		// A replaced VM is checked again.
 		Triggers: pulumi.Array{n.VM.ID()},
 		Logging:  remote.LoggingStdoutAndStderr,
-	}, pulumi.Parent(g), pulumi.DependsOn([]pulumi.Resource{n.VM}))
+	}, pulumi.Parent(g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
+		// A changed address takes effect at the node's next reboot (cloud-init
+		// reapplies it); checking the new address right away would fail.
+		pulumi.IgnoreChanges([]string{"connection"}))
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +342,7 @@ func cloneArgs(n *Node, a K8sNodeGroupArgs, ip *vm.VirtualMachineInitializationI
 			IpConfigs:   vm.VirtualMachineInitializationIpConfigArray{&vm.VirtualMachineInitializationIpConfigArgs{Ipv4: ip}},
 			UserAccount: &vm.VirtualMachineInitializationUserAccountArgs{
 				Username: pulumi.String(a.AdminUser),
-				Keys:     a.SSHPublicKeys,
+				Keys:     trimKeys(a.SSHPublicKeys),
 			},
 			Upgrade: pulumi.Bool(false),
 		},
@@ -347,4 +354,18 @@ func cloneArgs(n *Node, a K8sNodeGroupArgs, ip *vm.VirtualMachineInitializationI
 		Started: pulumi.Bool(true),
 		OnBoot:  pulumi.Bool(true),
 	})
+}
+
+// trimKeys strips the whitespace around each key. The TLS provider ends its
+// OpenSSH public key with a newline; the Proxmox provider reads keys back
+// trimmed and, as keys force replacement, would otherwise recreate the VM on
+// the next update.
+func trimKeys(keys pulumi.StringArrayInput) pulumi.StringArrayOutput {
+	return keys.ToStringArrayOutput().ApplyT(func(in []string) []string {
+		out := make([]string, len(in))
+		for i, k := range in {
+			out[i] = strings.TrimSpace(k)
+		}
+		return out
+	}).(pulumi.StringArrayOutput)
 }

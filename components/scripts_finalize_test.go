@@ -215,9 +215,42 @@ func TestScriptFinalizeTemplate_AlreadyTemplate(t *testing.T) {
 	}
 }
 
+// finalizeDoneThenStopped and finalizeDone: the installer reports success,
+// then the VM powers off.
+var (
+	finalizeDoneThenStopped = []string{"running", "stopped"}
+	finalizeDone            = []string{"done: NixOS installed on /dev/sda; powering off in 60 s"}
+)
+
+// A VM that stops without the installer's "done" (shut down by hand, a
+// crash) must never become a template.
+func TestScriptFinalizeTemplate_StoppedWithoutDone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		guest []string
+		last  string
+	}{
+		{"mid-install", []string{"running: installing NixOS (nixos-install)"}, "running: installing NixOS (nixos-install)"},
+		{"never answered", []string{"agent-down"}, "none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFinalizeFixture(t, finalizeConfig, []string{"running", "stopped"}, tc.guest)
+			res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+			if res.code != 1 {
+				t.Fatalf("exit %d, want 1", res.code)
+			}
+			scriptMustContain(t, "stderr", res.stderr, "never reported success", "last installer status: "+tc.last, "not converted")
+			if got := finalizeConversions(f.calls(t)); len(got) != 0 {
+				t.Errorf("conversion calls %q for a VM that never finished installing", got)
+			}
+		})
+	}
+}
+
 func TestScriptFinalizeTemplate_NoCdromAttached(t *testing.T) {
 	t.Parallel()
-	f := newFinalizeFixture(t, "name: nixlab-template\nscsi0: local-lvm:vm-9000-disk-0,size=20G\n", []string{"stopped"}, []string{"agent-down"})
+	f := newFinalizeFixture(t, "name: nixlab-template\nscsi0: local-lvm:vm-9000-disk-0,size=20G\n", finalizeDoneThenStopped, finalizeDone)
 	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
 	if res.code != 0 {
 		t.Fatalf("exit %d", res.code)
@@ -323,7 +356,7 @@ func TestScriptFinalizeTemplate_QmFails(t *testing.T) {
 		{"template fails", "template.fail", "cannot convert VM 9000 into a template", []string{"set 9000 --delete ide3", "template 9000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFinalizeFixture(t, finalizeConfig, []string{"stopped"}, []string{"agent-down"})
+			f := newFinalizeFixture(t, finalizeConfig, finalizeDoneThenStopped, finalizeDone)
 			f.touch(t, tc.fail)
 			res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
 			if res.code == 0 {

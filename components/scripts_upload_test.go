@@ -18,6 +18,13 @@ import (
 // command only gets the first 7 bytes of stdin: a corrupted transfer.
 const scriptFakeSSH = `
 { printf '%s\n' "$@"; printf -- '--END--\n'; } >>"$FAKE_SSH_LOG"
+for arg in "$@"; do
+  if [[ "$arg" == UserKnownHostsFile=* ]]; then
+    kh="${arg#UserKnownHostsFile=}"
+    kh="${kh#\"}"
+    cat "${kh%\"}" >>"$FAKE_SSH_LOG.known_hosts"
+  fi
+done
 cmd="${!#}"
 if [[ -n "${FAKE_SSH_TRUNCATE:-}" && "$cmd" == "cat >"* ]]; then
   head -c 7 | bash -c "$cmd"
@@ -78,7 +85,7 @@ func (f uploadFixture) env(extra ...string) []string {
 		"NIXLAB_SSH_USER=root",
 		"NIXLAB_SSH_PORT=22",
 		"NIXLAB_SSH_KEY_FILE=",
-		"NIXLAB_SSH_KNOWN_HOSTS=",
+		"NIXLAB_SSH_HOST_KEY=",
 		"NIXLAB_STORAGE=local",
 		"NIXLAB_ISO_FILE_NAME=" + uploadFileName,
 	}
@@ -231,6 +238,33 @@ func TestScriptUploadISO_Delete(t *testing.T) {
 	}
 }
 
+// A delete runs with the inputs of the run that created the upload, maybe on
+// another machine: a key file that is gone must not leave the ISO behind,
+// while a create must refuse it.
+func TestScriptUploadISO_KeyFileGone(t *testing.T) {
+	f := newUploadFixture(t)
+	gone := filepath.Join(f.dir, "old-checkout", "id_ed25519")
+	scriptWriteFile(t, f.dest(), "iso")
+	res := scriptRun(t, f.dir, f.env("NIXLAB_SSH_KEY_FILE="+gone), "upload-iso.sh", "delete")
+	if res.code != 0 {
+		t.Fatalf("delete exit %d: %s", res.code, res.stderr)
+	}
+	scriptMustContain(t, "delete stderr", res.stderr, "not readable here; trying the ssh-agent")
+	if _, err := os.Stat(f.dest()); !os.IsNotExist(err) {
+		t.Errorf("the ISO is still there after delete (%v)", err)
+	}
+	for _, call := range f.calls(t) {
+		if slices.Contains(call, "-i") {
+			t.Errorf("ssh got -i for a missing key: %q", call)
+		}
+	}
+	res = scriptRun(t, f.dir, f.env("NIXLAB_SSH_KEY_FILE="+gone), "upload-iso.sh", "create")
+	if res.code == 0 {
+		t.Fatal("create accepted a missing key file")
+	}
+	scriptMustContain(t, "create stderr", res.stderr, "NIXLAB_SSH_KEY_FILE", "does not exist")
+}
+
 func TestScriptUploadISO_RejectsBadNames(t *testing.T) {
 	for _, tc := range []struct{ name, env, want string }{
 		{"traversal", "NIXLAB_ISO_FILE_NAME=../../etc/evil.iso", "invalid ISO file name"},
@@ -280,16 +314,18 @@ func TestScriptUploadISO_SSHArguments(t *testing.T) {
 	f := newUploadFixture(t)
 	key := filepath.Join(f.dir, "id_ed25519")
 	scriptWriteFile(t, key, "not a real key")
-	knownHosts := filepath.Join(f.dir, "known_hosts")
-	scriptWriteFile(t, knownHosts, "[127.0.0.1]:2222 ssh-ed25519 AAAA\n")
-	spacedKnownHosts := filepath.Join(f.dir, "my state", "known_hosts")
-	scriptWriteFile(t, spacedKnownHosts, "[127.0.0.1]:2222 ssh-ed25519 AAAA\n")
+	const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey host"
+	spacedTmp := filepath.Join(f.dir, "my tmp")
+	if err := os.MkdirAll(spacedTmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
-		name      string
-		env       []string
-		want      [][]string
-		forbidden []string
+		name       string
+		env        []string
+		want       [][]string
+		forbidden  []string
+		knownHosts string // what ssh found in UserKnownHostsFile
 	}{
 		{
 			name: "agent and accept-new",
@@ -301,25 +337,26 @@ func TestScriptUploadISO_SSHArguments(t *testing.T) {
 			forbidden: []string{"-i", "IdentitiesOnly=yes", "StrictHostKeyChecking=yes"},
 		},
 		{
-			name: "key and known hosts",
+			name: "key and host key",
 			env: []string{"NIXLAB_SSH_PORT=2222", "NIXLAB_SSH_USER=nixlab",
-				"NIXLAB_SSH_KEY_FILE=" + key, "NIXLAB_SSH_KNOWN_HOSTS=" + knownHosts},
+				"NIXLAB_SSH_KEY_FILE=" + key, "NIXLAB_SSH_HOST_KEY=" + hostKey},
 			want: [][]string{
 				{"-o", "BatchMode=yes"}, {"-o", "ConnectTimeout=15"}, {"-p", "2222"},
 				{"-i", key}, {"-o", "IdentitiesOnly=yes"},
-				{"-o", "StrictHostKeyChecking=yes"}, {"-o", "UserKnownHostsFile=" + knownHosts},
+				{"-o", "StrictHostKeyChecking=yes"},
 			},
-			forbidden: []string{"StrictHostKeyChecking=accept-new"},
+			forbidden:  []string{"StrictHostKeyChecking=accept-new"},
+			knownHosts: "[127.0.0.1]:2222 " + hostKey + "\n",
 		},
 		{
 			// ssh splits an unquoted UserKnownHostsFile at whitespace.
-			name: "known hosts path with a space",
-			env:  []string{"NIXLAB_SSH_KNOWN_HOSTS=" + spacedKnownHosts},
+			name: "host key with a temporary directory holding a space",
+			env:  []string{"NIXLAB_SSH_HOST_KEY=" + hostKey, "TMPDIR=" + spacedTmp},
 			want: [][]string{
 				{"-o", "BatchMode=yes"}, {"-o", "StrictHostKeyChecking=yes"},
-				{"-o", `UserKnownHostsFile="` + spacedKnownHosts + `"`},
 			},
-			forbidden: []string{"StrictHostKeyChecking=accept-new"},
+			forbidden:  []string{"StrictHostKeyChecking=accept-new"},
+			knownHosts: "127.0.0.1 " + hostKey + "\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,16 +364,35 @@ func TestScriptUploadISO_SSHArguments(t *testing.T) {
 			if err := os.RemoveAll(f.dest()); err != nil {
 				t.Fatal(err)
 			}
+			_ = os.Remove(f.log + ".known_hosts")
 			res := scriptRun(t, f.dir, f.env(tc.env...), "upload-iso.sh", "create")
 			if res.code != 0 {
 				t.Fatalf("exit %d", res.code)
 			}
 			calls := f.calls(t)
+			if tc.knownHosts != "" {
+				seen, _ := os.ReadFile(f.log + ".known_hosts")
+				if lines := strings.SplitAfter(string(seen), "\n"); len(seen) == 0 || lines[0] != tc.knownHosts {
+					t.Errorf("ssh saw known_hosts %q, want %q per call", seen, tc.knownHosts)
+				}
+				for _, call := range calls {
+					for _, a := range call {
+						if p, ok := strings.CutPrefix(a, "UserKnownHostsFile="); ok {
+							if strings.ContainsAny(p, " \t") && !strings.HasPrefix(p, `"`) {
+								t.Errorf("unquoted known_hosts path with a space: %q", a)
+							}
+							if _, err := os.Stat(strings.Trim(p, `"`)); !os.IsNotExist(err) {
+								t.Errorf("temporary known_hosts %s was left behind", p)
+							}
+						}
+					}
+				}
+			}
 			if cmds := uploadRemoteCommands(calls); !uploadAnyHasPrefix(cmds, "cat > ") {
 				t.Fatalf("no upload among the ssh calls: %q", cmds)
 			}
 			user := "root"
-			if tc.name == "key and known hosts" {
+			if tc.name == "key and host key" {
 				user = "nixlab"
 			}
 			for _, call := range calls {

@@ -189,6 +189,9 @@ func TestAnsibleReadsGoldenFiles(t *testing.T) {
 				if tc.opts.PrivateKeyFile != "" {
 					connection["ansible_ssh_private_key_file"] = tc.opts.PrivateKeyFile
 				}
+				if tc.opts.KnownHostsFile != "" {
+					connection["ansible_ssh_common_args"] = "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" + tc.opts.KnownHostsFile
+				}
 				wantGroups := map[string][]string{}
 				for g, hosts := range tc.groups {
 					wantGroups[g] = sortedCopy(hosts)

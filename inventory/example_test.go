@@ -15,7 +15,7 @@ var referenceLab = []inventory.Node{
 	{Name: "nixlab-workers-1", Role: inventory.RoleWorker, VMID: 9200, IPv4: "192.168.1.31"},
 }
 
-var labOptions = inventory.Options{User: "nixos", PrivateKeyFile: ".nixlab/lab/id_ed25519"}
+var labOptions = inventory.Options{User: "nixos", PrivateKeyFile: ".nixlab/lab/id_ed25519", KnownHostsFile: ".nixlab/lab/known_hosts"}
 
 func ExampleINI() {
 	ini, err := inventory.INI(referenceLab, labOptions)
@@ -38,6 +38,7 @@ func ExampleINI() {
 	// [k8s_cluster:vars]
 	// ansible_user=nixos
 	// ansible_ssh_private_key_file=.nixlab/lab/id_ed25519
+	// ansible_ssh_common_args='-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts'
 }
 
 func ExampleYAML() {
@@ -70,6 +71,7 @@ func ExampleYAML() {
 	//       vars:
 	//         ansible_user: nixos
 	//         ansible_ssh_private_key_file: .nixlab/lab/id_ed25519
+	//         ansible_ssh_common_args: "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts"
 }
 
 // The Kubespray flavour defines each host once under [all] and lists it by
@@ -103,6 +105,7 @@ func ExampleRender_kubespray() {
 	// [k8s_cluster:vars]
 	// ansible_user=nixos
 	// ansible_ssh_private_key_file=.nixlab/lab/id_ed25519
+	// ansible_ssh_common_args='-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts'
 }
 
 // Validation reports every problem at once, naming the node and field.

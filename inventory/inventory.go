@@ -76,6 +76,11 @@ type Options struct {
 	// PrivateKeyFile is ansible_ssh_private_key_file: the path of the SSH
 	// private key, never the key material. Omitted when empty.
 	PrivateKeyFile string
+	// KnownHostsFile, when set, gives ssh its own known_hosts file and
+	// accepts a new node's host key on first contact
+	// (ansible_ssh_common_args), so that `ansible -i` works at once on
+	// freshly cloned nodes without a prompt per host.
+	KnownHostsFile string
 }
 
 // Flavor is the group layout of an inventory.
@@ -185,6 +190,10 @@ func validate(nodes []Node, opts Options, flavor Flavor, format Format) error {
 		add("Options.PrivateKeyFile (ansible_ssh_private_key_file) looks like key material; pass the key's path")
 	case strings.IndexFunc(opts.PrivateKeyFile, badValueRune) >= 0:
 		add("Options.PrivateKeyFile (ansible_ssh_private_key_file) %q contains whitespace, newlines or control characters", opts.PrivateKeyFile)
+	}
+
+	if strings.IndexFunc(opts.KnownHostsFile, badValueRune) >= 0 || strings.ContainsAny(opts.KnownHostsFile, `'"`) {
+		add("Options.KnownHostsFile %q contains whitespace, quotes or control characters", opts.KnownHostsFile)
 	}
 
 	reserved := groupNames(flavor)

@@ -51,7 +51,7 @@ func labNodes() []Node {
 	}
 }
 
-var labOpts = Options{User: "nixos", PrivateKeyFile: ".nixlab/lab/id_ed25519"}
+var labOpts = Options{User: "nixos", PrivateKeyFile: ".nixlab/lab/id_ed25519", KnownHostsFile: ".nixlab/lab/known_hosts"}
 
 // goldenCase is one inventory rendered in both formats to
 // testdata/<name>.ini and testdata/<name>.yaml, and checked against what
@@ -354,6 +354,8 @@ func TestValidation(t *testing.T) {
 		{name: "key file with space", opts: Options{User: "nixos", PrivateKeyFile: "my keys/id"}, want: []string{"Options.PrivateKeyFile", "ansible_ssh_private_key_file", "whitespace"}},
 		{name: "key file with newline", opts: Options{User: "nixos", PrivateKeyFile: "id\n[all]"}, want: []string{"Options.PrivateKeyFile", "newlines"}},
 		{name: "key file with tab", opts: Options{User: "nixos", PrivateKeyFile: "id\tx"}, want: []string{"Options.PrivateKeyFile"}},
+		{name: "known hosts with space", opts: Options{User: "nixos", KnownHostsFile: "my state/known_hosts"}, want: []string{"Options.KnownHostsFile", "whitespace"}},
+		{name: "known hosts with quote", opts: Options{User: "nixos", KnownHostsFile: "x'y"}, want: []string{"Options.KnownHostsFile", "quotes"}},
 		{name: "key material", opts: Options{User: "nixos", PrivateKeyFile: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n"}, want: []string{"Options.PrivateKeyFile", "key material"}},
 		{name: "unknown flavor", flavor: "k3s", want: []string{`unknown flavor "k3s"`, `"nixlab"`, `"kubespray"`}},
 		{name: "empty flavor", flavor: emptyFlavor, want: []string{`unknown flavor ""`}},

@@ -60,6 +60,10 @@ func buildModel(nodes []Node, opts Options, flavor Flavor) model {
 	if opts.PrivateKeyFile != "" {
 		connection = append(connection, variable{"ansible_ssh_private_key_file", str(opts.PrivateKeyFile)})
 	}
+	if opts.KnownHostsFile != "" {
+		connection = append(connection, variable{"ansible_ssh_common_args",
+			str("-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" + opts.KnownHostsFile)})
+	}
 	var controlPlanes, workers []Node
 	for _, n := range nodes {
 		if n.Role == RoleControlPlane {

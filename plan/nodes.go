@@ -46,7 +46,7 @@ func (p *Plan) addNodes(cfg *stack.Config, lab *stack.Lab) error {
 			inv = append(inv, in)
 		}
 	}
-	ini, err := inventory.Render(inv, inventory.Options{User: cfg.AdminUser, PrivateKeyFile: stack.SSHKeyFile(cfg, p.Stack)}, inventory.FlavorNixlab, inventory.FormatINI)
+	ini, err := inventory.Render(inv, stack.InventoryOptions(cfg, p.Stack), inventory.FlavorNixlab, inventory.FormatINI)
 	if err != nil {
 		return fmt.Errorf("rendering the inventory: %w", err)
 	}

@@ -140,7 +140,7 @@ func TestLabGolden(t *testing.T) {
 
 func TestLabPlanContents(t *testing.T) {
 	p := build(t, testutil.RepoRoot(t), "lab")
-	if len(p.ContentHash) != 64 || p.ISOFileName != "nixlab-"+p.ContentHash[:16]+".iso" {
+	if len(p.ContentHash) != 64 || !strings.HasPrefix(p.ISOFileName, "nixlab-"+p.ContentHash[:16]+"-") || !strings.HasSuffix(p.ISOFileName, ".iso") {
 		t.Errorf("hash %q, ISO %q", p.ContentHash, p.ISOFileName)
 	}
 	wantNodes := []Node{

@@ -18,6 +18,13 @@ func SSHKeyFile(cfg *Config, stackName string) string {
 	return filepath.Join(cfg.StateDir, stackName, "id_ed25519")
 }
 
+// KnownHostsFile is the known_hosts file of the stack's nodes: the inventory
+// and the ssh command lines accept a new node's host key into it on first
+// contact, away from the user's own ~/.ssh/known_hosts.
+func KnownHostsFile(cfg *Config, stackName string) string {
+	return filepath.Join(cfg.StateDir, stackName, "known_hosts")
+}
+
 // GroupOrder is the order the node groups are cloned (and listed) in:
 // control planes first, then by name. Clones of one template are chained
 // through this order.
@@ -34,19 +41,19 @@ func (c *Config) GroupOrder() []string {
 // other across all groups.
 func deployNodeGroups(ctx *pulumi.Context, cfg *Config, lab *Lab, opts []pulumi.ResourceOption) error {
 	lab.NodeGroups = map[string]*components.K8sNodeGroup{}
-	var after pulumi.Resource
+	var clones []pulumi.Resource
 	for _, name := range cfg.GroupOrder() {
-		g, err := components.NewK8sNodeGroup(ctx, name, nodeGroupArgs(cfg, lab, name, after), opts...)
+		g, err := components.NewK8sNodeGroup(ctx, name, nodeGroupArgs(cfg, lab, name, clones), opts...)
 		if err != nil {
 			return fmt.Errorf("nixlab:nodeGroups.%s: %w", name, err)
 		}
 		lab.NodeGroups[name] = g
-		after = g.LastClone
+		clones = g.Clones
 	}
 	return nil
 }
 
-func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *components.K8sNodeGroupArgs {
+func nodeGroupArgs(cfg *Config, lab *Lab, name string, clonesBefore []pulumi.Resource) *components.K8sNodeGroupArgs {
 	g := cfg.NodeGroups[name]
 	args := &components.K8sNodeGroupArgs{
 		ClusterName:   cfg.ClusterName,
@@ -71,7 +78,7 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *c
 			SwapExpected: swapGB(cfg) > 0,
 			Timeout:      10 * time.Minute,
 		},
-		CloneAfter: after,
+		ClonesBefore: clonesBefore,
 	}
 	if cfg.NFS != nil {
 		args.Readiness.NFSMountPoint = cfg.NFS.MountPoint
@@ -82,6 +89,17 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *c
 		args.Network.HostOffset = g.HostOffset
 	}
 	return args
+}
+
+// InventoryOptions are the connection settings every inventory of the stack
+// carries: the admin user, the key file `nixlab ssh-key` writes, and the
+// stack's own known_hosts file.
+func InventoryOptions(cfg *Config, stackName string) inventory.Options {
+	return inventory.Options{
+		User:           cfg.AdminUser,
+		PrivateKeyFile: SSHKeyFile(cfg, stackName),
+		KnownHostsFile: KnownHostsFile(cfg, stackName),
+	}
 }
 
 // inventories renders the Ansible inventories once every node's address is
@@ -95,7 +113,7 @@ func inventories(ctx *pulumi.Context, cfg *Config, lab *Lab) {
 			ips = append(ips, n.IPv4)
 		}
 	}
-	opts := inventory.Options{User: cfg.AdminUser, PrivateKeyFile: SSHKeyFile(cfg, ctx.Stack())}
+	opts := InventoryOptions(cfg, ctx.Stack())
 	render := func(flavor inventory.Flavor, format inventory.Format) pulumi.StringOutput {
 		return pulumi.All(ips...).ApplyT(func(vals []any) (string, error) {
 			nodes := make([]inventory.Node, len(meta))

@@ -81,14 +81,15 @@ const (
 // Outputs are the stack outputs of a deployed lab. The private key is the
 // only secret among them and stays one.
 func Outputs(ctx *pulumi.Context, cfg *Config, lab *Lab) map[string]pulumi.Input {
-	keyFile := SSHKeyFile(cfg, ctx.Stack())
+	keyFile, knownHosts := SSHKeyFile(cfg, ctx.Stack()), KnownHostsFile(cfg, ctx.Stack())
 	var nodes pulumi.Array
 	ssh := pulumi.StringMap{}
 	for _, name := range cfg.GroupOrder() {
 		g := lab.NodeGroups[name]
 		nodes = append(nodes, g.NodesOutput)
 		for _, n := range g.Nodes {
-			ssh[n.Name] = pulumi.Sprintf("ssh -i %s %s@%s", keyFile, cfg.AdminUser, n.IPv4)
+			ssh[n.Name] = pulumi.Sprintf("ssh -i %s -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=%s %s@%s",
+				keyFile, knownHosts, cfg.AdminUser, n.IPv4)
 		}
 	}
 	flat := nodes.ToArrayOutput().ApplyT(func(groups []any) []any {

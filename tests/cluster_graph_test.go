@@ -76,10 +76,26 @@ func TestClonesWaitForTemplateAndEachOther(t *testing.T) {
 		if !slices.Contains(deps, finalize) {
 			t.Errorf("%s does not wait for the template conversion; deps %v", n.res, deps)
 		}
-		if i > 0 {
-			prev := rec.get(t, labNodes[i-1].res).URN
-			if !slices.Contains(deps, prev) {
-				t.Errorf("%s does not wait for the previous clone %s", n.res, labNodes[i-1].res)
+		for _, earlier := range labNodes[:i] {
+			if !slices.Contains(deps, rec.get(t, earlier.res).URN) {
+				t.Errorf("%s does not wait for the earlier clone %s", n.res, earlier.res)
+			}
+		}
+	}
+}
+
+// Scaling two groups in one update: Pulumi orders operations only among
+// resources that change, so each new clone must wait for every clone before
+// it, not just its own group's last one.
+func TestNewClonesInSeveralGroupsNeverRunTogether(t *testing.T) {
+	cfg := labConfig(t, map[string]string{"nixlab:nodeGroups": `{"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100},"workers":{"role":"worker","count":3,"vmIdStart":9200},"gpu":{"role":"worker","count":2,"vmIdStart":9300}}`})
+	rec, _ := deployLab(t, cfg, true)
+	order := []string{"control-plane-1", "control-plane-2", "control-plane-3", "gpu-1", "gpu-2", "workers-1", "workers-2", "workers-3"}
+	for i, name := range order {
+		deps := rec.get(t, name).RegisterRPC.GetDependencies()
+		for _, earlier := range order[:i] {
+			if !slices.Contains(deps, rec.get(t, earlier).URN) {
+				t.Errorf("%s may clone in parallel with %s (deps %v)", name, earlier, deps)
 			}
 		}
 	}
@@ -107,8 +123,13 @@ func TestCloudInitIdentity(t *testing.T) {
 		reg := rec.get(t, n.res)
 		ci := reg.Inputs["initialization"].ObjectValue()
 		user := ci["userAccount"].ObjectValue()
-		if user["username"].StringValue() != "nixos" || !slices.Contains(stringsOf(user["keys"]), mockPublicKey) {
-			t.Errorf("%s: cloud-init user %v lacks the generated key", n.res, user)
+		// Exactly the key, trimmed: the provider reads keys back trimmed and
+		// would replace the VM over a trailing newline.
+		if user["username"].StringValue() != "nixos" || !slices.Equal(stringsOf(user["keys"]), []string{mockPublicKey}) {
+			t.Errorf("%s: cloud-init user %v, want exactly the generated key, trimmed", n.res, user)
+		}
+		if ig := reg.RegisterRPC.GetIgnoreChanges(); !slices.Contains(ig, "initialization.userAccount") {
+			t.Errorf("%s: a key change would replace the running node (ignoreChanges %v)", n.res, ig)
 		}
 		if ip := ci["ipConfigs"].ArrayValue()[0].ObjectValue()["ipv4"].ObjectValue()["address"].StringValue(); ip != "dhcp" {
 			t.Errorf("%s: ipv4 %q, want dhcp", n.res, ip)
@@ -139,6 +160,9 @@ func TestReadinessChecks(t *testing.T) {
 			conn = conn.SecretValue().Element
 		}
 		c := conn.ObjectValue()
+		if ig := ready.RegisterRPC.GetIgnoreChanges(); !slices.Contains(ig, "connection") {
+			t.Errorf("%s-ready re-runs on an address change before the node reboots (ignoreChanges %v)", n.res, ig)
+		}
 		if c["user"].StringValue() != "nixos" || c["dialErrorLimit"].NumberValue() < 10 {
 			t.Errorf("%s-ready connection = %v", n.res, c)
 		}
@@ -289,7 +313,8 @@ func TestNodeOutputsAndInventory(t *testing.T) {
 			t.Errorf("nodes output = %v (%v)", nodes.Value, err)
 		}
 		ssh, err := await(ctx, outs["ssh"].(pulumi.StringMap).ToStringMapOutput())
-		if err != nil || ssh.Value.(map[string]string)["nixlab-control-plane-1"] != "ssh -i "+stack.SSHKeyFile(c, "lab")+" nixos@"+mockLeaseIP(9100) {
+		if err != nil || ssh.Value.(map[string]string)["nixlab-control-plane-1"] != "ssh -i "+stack.SSHKeyFile(c, "lab")+
+			" -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="+stack.KnownHostsFile(c, "lab")+" nixos@"+mockLeaseIP(9100) {
 			t.Errorf("ssh output = %v (%v)", ssh.Value, err)
 		}
 		return nil

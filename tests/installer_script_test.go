@@ -36,6 +36,8 @@ echo "  Volume group \"$1\" not found" >&2; exit 5`,
 	"udevadm":   "",
 	"sync":      "",
 	"systemctl": "",
+	// Returns at once: the linger after "done" is only recorded.
+	"sleep": "",
 	// Creates what a real install leaves behind that must not reach the
 	// template, or fails with $FAKE_INSTALL_ERROR.
 	"nixos-install": `if [ -n "${FAKE_INSTALL_ERROR:-}" ]; then
@@ -222,7 +224,7 @@ func TestInstallerSuccess(t *testing.T) {
 				"mount", "swapon",
 				"nixos-install",
 				"sync", "swapoff", "umount",
-				"systemctl",
+				"sleep", "systemctl",
 			},
 		},
 		{
@@ -236,7 +238,7 @@ func TestInstallerSuccess(t *testing.T) {
 				"mount",
 				"nixos-install",
 				"sync", "umount",
-				"systemctl",
+				"sleep", "systemctl",
 			},
 		},
 	}
@@ -262,6 +264,8 @@ func TestInstallerSuccess(t *testing.T) {
 				"nixos-install": {"nixos-install", "--system", "", "--root", r.root, "--no-root-passwd", "--no-channel-copy", "--option", "substituters", ""},
 				"umount":        {"umount", r.root},
 				"systemctl":     {"systemctl", "poweroff"},
+				// Up long enough after "done" for finalize to see it.
+				"sleep": {"sleep", "60"},
 			}
 			for name, want := range wantArgs {
 				calls := r.callsOf(name)
@@ -401,6 +405,7 @@ func TestInstallerBadInputs(t *testing.T) {
 		{"swap not a number", map[string]string{"NIXLAB_SWAP_GB": "two"}, "NIXLAB_SWAP_GB"},
 		{"system missing", map[string]string{"NIXLAB_SYSTEM": "/nonexistent/nixos-system"}, "/nonexistent/nixos-system"},
 		{"system unset", map[string]string{"NIXLAB_SYSTEM": ""}, "NIXLAB_SYSTEM"},
+		{"linger not a number", map[string]string{"NIXLAB_DONE_LINGER": "soon"}, "NIXLAB_DONE_LINGER"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -81,7 +81,8 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			})
 		}
 	case "tls:index/privateKey:PrivateKey":
-		out["publicKeyOpenssh"] = resource.NewStringProperty("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMockMock")
+		// As the TLS provider returns it: with a trailing newline.
+		out["publicKeyOpenssh"] = resource.NewStringProperty(mockPublicKey + "\n")
 		out["privateKeyOpenssh"] = resource.MakeSecret(resource.NewStringProperty("-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n"))
 	}
 	return args.Name + "-id", out, nil

@@ -87,7 +87,7 @@ func TestTemplateResourceOptions(t *testing.T) {
 	rec, _ := deployLab(t, labConfig(t, nil), false)
 	vmReg := rec.get(t, "template-vm")
 	ignored := vmReg.RegisterRPC.GetIgnoreChanges()
-	for _, p := range []string{"started", "template", "cdrom"} {
+	for _, p := range []string{"started", "template", "cdrom", "bootOrders"} {
 		if !slices.Contains(ignored, p) {
 			t.Errorf("VM ignoreChanges %v lacks %q", ignored, p)
 		}
@@ -188,10 +188,8 @@ func TestSSHPrivateKeyFileIsSecret(t *testing.T) {
 	if env["NIXLAB_SSH_KEY_FILE"].StringValue() != keyFile {
 		t.Errorf("upload key file = %v", env["NIXLAB_SSH_KEY_FILE"])
 	}
-	kh := env["NIXLAB_SSH_KNOWN_HOSTS"].StringValue()
-	b, err := os.ReadFile(kh)
-	if err != nil || !strings.HasPrefix(string(b), "192.168.1.5 ssh-ed25519 AAAA") {
-		t.Errorf("known_hosts %q = %q (%v)", kh, b, err)
+	if hk := env["NIXLAB_SSH_HOST_KEY"].StringValue(); !strings.HasPrefix(hk, "ssh-ed25519 AAAA") {
+		t.Errorf("upload host key = %q, want the configured key", hk)
 	}
 }
 
@@ -215,7 +213,8 @@ func TestInstallerVMInputs(t *testing.T) {
 		{"disk size", disk(in)["size"].NumberValue(), 20.0},
 		{"disk format", disk(in)["fileFormat"].StringValue(), "raw"},
 		{"cdrom interface", in["cdrom"].ObjectValue()["interface"].StringValue(), "ide3"},
-		{"cdrom iso", in["cdrom"].ObjectValue()["fileId"].StringValue(), "local:iso/nixlab-" + short + ".iso"},
+		{"cdrom iso", in["cdrom"].ObjectValue()["fileId"].StringValue(), "local:iso/" + lab.Template.ISOFileName},
+		{"iso name carries the hash", strings.HasPrefix(lab.Template.ISOFileName, "nixlab-"+short+"-"), true},
 		{"boot order", strings.Join(stringsOf(in["bootOrders"]), ","), "scsi0,ide3"},
 		{"bridge", in["networkDevices"].ArrayValue()[0].ObjectValue()["bridge"].StringValue(), "vmbr0"},
 		{"nic model", in["networkDevices"].ArrayValue()[0].ObjectValue()["model"].StringValue(), "virtio"},
@@ -235,8 +234,12 @@ func TestCommandInputs(t *testing.T) {
 	hash, short := lab.Template.Hash, lab.Template.Hash[:16]
 
 	build := rec.get(t, "template-build").Inputs
-	if trig := build["triggers"].ArrayValue(); len(trig) != 1 || trig[0].StringValue() != hash {
-		t.Errorf("build triggers = %v, want [content hash]", trig)
+	trig := build["triggers"].ArrayValue()
+	if len(trig) != 2 || trig[0].StringValue() != hash {
+		t.Errorf("build triggers = %v, want [content hash, target]", trig)
+	}
+	if utrig := rec.get(t, "template-upload").Inputs["triggers"].ArrayValue(); len(utrig) != 2 || !utrig[0].DeepEquals(trig[0]) || !utrig[1].DeepEquals(trig[1]) {
+		t.Errorf("upload triggers %v differ from the build's %v", utrig, trig)
 	}
 	benv := build["environment"].ObjectValue()
 	if got := benv["NIXLAB_FLAKE_DIR"].StringValue(); got != filepath.Join(cfg["nixlab:stateDir"], "src", short) {
@@ -248,7 +251,7 @@ func TestCommandInputs(t *testing.T) {
 
 	upload := rec.get(t, "template-upload").Inputs
 	uenv := upload["environment"].ObjectValue()
-	if got := uenv["NIXLAB_ISO_FILE_NAME"].StringValue(); got != "nixlab-"+short+".iso" {
+	if got := uenv["NIXLAB_ISO_FILE_NAME"].StringValue(); got != lab.Template.ISOFileName || !strings.HasPrefix(got, "nixlab-"+short) {
 		t.Errorf("ISO file name %q does not carry the hash", got)
 	}
 	if got := uenv["NIXLAB_ISO_PATH"].StringValue(); !strings.HasPrefix(got, filepath.Join(cfg["nixlab:stateDir"], "iso", short)) {
@@ -367,6 +370,18 @@ func TestMissingSSHCredentialsCreateNothing(t *testing.T) {
 	}
 	if n := len(rec.regs); n != 0 {
 		t.Errorf("%d resources registered without SSH credentials: %v", n, rec.names())
+	}
+}
+
+func TestISONameFollowsTheTarget(t *testing.T) {
+	_, lab := deployLab(t, labConfig(t, nil), true)
+	other := labConfig(t, map[string]string{"nixlab:proxmox": `{"endpoint":"https://192.168.1.5:8006/","node":"pve","ssh":{"host":"pve.lab.example"}}`})
+	_, moved := deployLab(t, other, true)
+	if lab.Template.Hash != moved.Template.Hash {
+		t.Fatal("the SSH host changed the content hash")
+	}
+	if lab.Template.ISOFileName == moved.Template.ISOFileName {
+		t.Errorf("uploads to two targets share the name %s: one's delete would remove the other's ISO", lab.Template.ISOFileName)
 	}
 }
 

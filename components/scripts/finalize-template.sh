@@ -15,7 +15,9 @@
 #
 # stdout: progress lines and the result. stderr: errors.
 # Exit: 0 when the VM is (now or already) a template; 1 on installer failure,
-# timeout or a failing qm; 2 on invalid arguments.
+# a stop without the installer's "done" (the installer stays up a minute after
+# it, and pollSeconds must be shorter), timeout or a failing qm; 2 on invalid
+# arguments.
 set -euo pipefail
 
 readonly SCRIPT_NAME="finalize-template"
@@ -174,6 +176,14 @@ wait_for_poweroff() {
     fi
     if [[ "$state" == stopped ]]; then
       progress "VM is powered off"
+      # The installer stays up for a minute after reporting success, so a
+      # stop without "done" is a shutdown by hand or a crash: that disk is
+      # not a template.
+      if [[ "$last" != "done:"* && "$last" != "done" ]]; then
+        log "error: VM $VMID stopped, but the installer never reported success (last installer status: ${last:-none}); it was shut down or crashed during the install, so it is not converted into a template"
+        log "hint: look at the VM's console, then replace it to install again: pulumi up --target-replace '<URN of template-vm>' (pulumi stack --show-urns lists it)"
+        exit 1
+      fi
       return 0
     fi
 

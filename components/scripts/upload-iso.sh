@@ -11,8 +11,10 @@
 #   NIXLAB_SSH_USER         ssh user (default root)
 #   NIXLAB_SSH_PORT         ssh port (default 22)
 #   NIXLAB_SSH_KEY_FILE     optional private key file (-i, IdentitiesOnly=yes);
-#                           otherwise the ssh agent / default keys are used
-#   NIXLAB_SSH_KNOWN_HOSTS  optional known_hosts file (StrictHostKeyChecking=yes);
+#                           otherwise the ssh agent / default keys are used (also
+#                           when a delete runs where the file no longer exists)
+#   NIXLAB_SSH_HOST_KEY     optional host public key ("ssh-ed25519 AAAA..."): ssh
+#                           checks it strictly against a temporary known_hosts;
 #                           otherwise StrictHostKeyChecking=accept-new
 #   NIXLAB_STORAGE          Proxmox storage that holds ISO images, e.g. local
 #   NIXLAB_ISO_FILE_NAME    file name on the storage, e.g. nixlab-0123456789abcdef.iso
@@ -25,6 +27,7 @@ readonly SCRIPT_NAME="upload-iso.sh"
 
 SSH_OPTS=()
 SSH_TARGET=""
+KNOWN_HOSTS=""
 STORAGE=""
 FILE_NAME=""
 VOLUME_ID=""
@@ -57,7 +60,8 @@ validate() {
   STORAGE="${NIXLAB_STORAGE:-}"
   FILE_NAME="${NIXLAB_ISO_FILE_NAME:-}"
   local host="${NIXLAB_SSH_HOST:-}" user="${NIXLAB_SSH_USER:-root}" port="${NIXLAB_SSH_PORT:-22}"
-  local key="${NIXLAB_SSH_KEY_FILE:-}" known_hosts="${NIXLAB_SSH_KNOWN_HOSTS:-}"
+  local action="$1"
+  local key="${NIXLAB_SSH_KEY_FILE:-}" host_key="${NIXLAB_SSH_HOST_KEY:-}"
 
   [[ "$STORAGE" =~ ^[A-Za-z0-9._-]+$ ]] ||
     die "invalid storage name '$STORAGE' (NIXLAB_STORAGE): use letters, digits, '.', '_' and '-'"
@@ -74,20 +78,33 @@ validate() {
 
   SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout=15 -p "$((10#$port))")
   if [[ -n "$key" ]]; then
-    [[ -f "$key" && -r "$key" ]] || die "ssh key file $key (NIXLAB_SSH_KEY_FILE) does not exist or is not readable"
-    SSH_OPTS+=(-i "$key" -o IdentitiesOnly=yes)
-  fi
-  if [[ -n "$known_hosts" ]]; then
-    [[ -f "$known_hosts" && -r "$known_hosts" ]] ||
-      die "known_hosts file $known_hosts (NIXLAB_SSH_KNOWN_HOSTS) does not exist or is not readable"
-    # ssh splits UserKnownHostsFile on whitespace (it takes a list of files)
-    # unless the path is in double quotes.
-    [[ "$known_hosts" != *'"'* ]] ||
-      die "known_hosts file path '$known_hosts' (NIXLAB_SSH_KNOWN_HOSTS) must not contain a double quote"
-    if [[ "$known_hosts" == *[[:space:]]* ]]; then
-      known_hosts="\"$known_hosts\""
+    if [[ -f "$key" && -r "$key" ]]; then
+      SSH_OPTS+=(-i "$key" -o IdentitiesOnly=yes)
+    elif [[ "$action" == delete ]]; then
+      # A delete runs with the inputs of the run that created the upload,
+      # possibly from a checkout or machine that is gone: fall back to the
+      # ssh-agent rather than leave the ISO behind.
+      log "warning: ssh key file $key (NIXLAB_SSH_KEY_FILE) is not readable here; trying the ssh-agent"
+    else
+      die "ssh key file $key (NIXLAB_SSH_KEY_FILE) does not exist or is not readable"
     fi
-    SSH_OPTS+=(-o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$known_hosts")
+  fi
+  if [[ -n "$host_key" ]]; then
+    [[ "$host_key" =~ ^[A-Za-z0-9@.-]+\ [A-Za-z0-9+/=]+(\ .*)?$ && "$host_key" != *$'\n'* ]] ||
+      die "NIXLAB_SSH_HOST_KEY is not one OpenSSH public key line (\"ssh-ed25519 AAAA...\")"
+    KNOWN_HOSTS="$(mktemp "${TMPDIR:-/tmp}/nixlab-known-hosts.XXXXXX")" || die "cannot create a temporary known_hosts file"
+    trap 'rm -f -- "$KNOWN_HOSTS"' EXIT
+    if (( 10#$port == 22 )); then
+      printf '%s %s\n' "$host" "$host_key" >"$KNOWN_HOSTS"
+    else
+      printf '[%s]:%d %s\n' "$host" "$((10#$port))" "$host_key" >"$KNOWN_HOSTS"
+    fi
+    local known_hosts_opt="$KNOWN_HOSTS"
+    # ssh splits UserKnownHostsFile on whitespace unless the path is quoted.
+    if [[ "$known_hosts_opt" == *[[:space:]]* ]]; then
+      known_hosts_opt="\"$known_hosts_opt\""
+    fi
+    SSH_OPTS+=(-o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$known_hosts_opt")
   else
     SSH_OPTS+=(-o StrictHostKeyChecking=accept-new)
   fi
@@ -204,7 +221,7 @@ main() {
     create | delete) ;;
     *) usage ;;
   esac
-  validate
+  validate "$1"
   "$1"
 }
 

@@ -17,6 +17,9 @@
 #   NIXLAB_SYSTEM       store path of the node's system.build.toplevel (required)
 #   NIXLAB_STATUS_FILE  status file (default /run/nixlab-install/status)
 #   NIXLAB_MOUNT        where the new root is mounted (default /mnt)
+#   NIXLAB_DONE_LINGER  seconds to stay up after writing "done" (default 60):
+#                       the pipeline polls the status at least every 30 s and
+#                       converts the VM only after it has seen "done"
 #
 # Status file: ONE line "<state>: <message>", state running|done|failed,
 # printable ASCII without '"' or '\', replaced atomically. Messages on stderr.
@@ -27,6 +30,7 @@ SWAP_GB="${NIXLAB_SWAP_GB:-0}"
 SYSTEM="${NIXLAB_SYSTEM:-}"
 STATUS_FILE="${NIXLAB_STATUS_FILE:-/run/nixlab-install/status}"
 MOUNT="${NIXLAB_MOUNT:-/mnt}"
+DONE_LINGER="${NIXLAB_DONE_LINGER:-60}"
 VG="nixos-vg"
 ONE_MIB=1048576
 
@@ -101,6 +105,9 @@ check_inputs() {
   STEP="checking settings"
   case "$SWAP_GB" in
     '' | *[!0-9]*) fail "$STEP: NIXLAB_SWAP_GB must be a whole number of GiB, got '$SWAP_GB'" ;;
+  esac
+  case "$DONE_LINGER" in
+    '' | *[!0-9]*) fail "$STEP: NIXLAB_DONE_LINGER must be a whole number of seconds, got '$DONE_LINGER'" ;;
   esac
   if [ -z "$SYSTEM" ]; then
     fail "$STEP: NIXLAB_SYSTEM (the node system store path) is not set"
@@ -254,9 +261,12 @@ main() {
   make_clone_safe
   unmount_target
 
-  write_status "done" "NixOS installed on $DISK; powering off"
+  write_status "done" "NixOS installed on $DISK; powering off in $DONE_LINGER s"
   FINISHED=1
-  log "installation complete; powering off"
+  log "installation complete; powering off in $DONE_LINGER s"
+  # Stay up long enough for the pipeline to read "done": a VM that stops
+  # without it is never turned into a template.
+  sleep "$DONE_LINGER"
   systemctl poweroff
 }
 
