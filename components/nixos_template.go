@@ -25,11 +25,11 @@ const (
 	DefaultPollInterval       = 15 * time.Second
 	// MaxPollInterval is half the time the installer stays up after it
 	// reports success (nixos/scripts/install.sh, NIXLAB_DONE_LINGER).
-	MaxPollInterval = 30 * time.Second
-	DefaultISOStorage         = "local"
-	DefaultVMStorage          = "local-lvm"
-	DefaultBridge             = "vmbr0"
-	DefaultStateDir           = ".nixlab"
+	MaxPollInterval   = 30 * time.Second
+	DefaultISOStorage = "local"
+	DefaultVMStorage  = "local-lvm"
+	DefaultBridge     = "vmbr0"
+	DefaultStateDir   = ".nixlab"
 	// CdromInterface is where the installer ISO is attached; the provider
 	// requires an IDE slot, and ide2 is Proxmox's cloud-init drive.
 	CdromInterface = "ide3"
