@@ -33,6 +33,12 @@ func newFlags(name, synopsis, about string) *flags {
 }
 
 // usage writes the subcommand's usage and flags to w.
+// outputFlag registers --output and its shorthand -o.
+func (f *flags) outputFlag(p *string, usage string) {
+	f.StringVar(p, "output", "", usage)
+	f.StringVar(p, "o", "", "shorthand for --output `file`")
+}
+
 func (f *flags) usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: nixlab %s %s\n\n%s\n\nFlags (-flag and --flag are the same):\n", f.name, f.synopsis, f.about)
 	f.SetOutput(w)

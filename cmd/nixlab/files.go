@@ -29,8 +29,7 @@ func runInventory(ctx context.Context, c *cli, args []string) int {
 			"The inventory points Ansible at the key `nixlab ssh-key` writes; run ansible in --dir.")
 	sf.register(f)
 	f.StringVar(&format, "format", "ini", "inventory `format`: ini (nixlab groups), yaml (the same as YAML) or kubespray (Kubespray's groups, INI)")
-	f.StringVar(&output, "output", "", "output `file` (default inventory.ini, or inventory.yaml for --format yaml, in --dir)")
-	f.StringVar(&output, "o", "", "shorthand for --output `file`")
+	f.outputFlag(&output, "output `file` (default inventory.ini, or inventory.yaml for --format yaml, in --dir)")
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}
@@ -73,8 +72,7 @@ func runSSHKey(ctx context.Context, c *cli, args []string) int {
 		"Write the stack's SSH private key (the secret output sshPrivateKey) to a file with mode 0600, in a\n"+
 			"directory created with mode 0700. Refuses to write through a symlink. The key is never printed.")
 	sf.register(f)
-	f.StringVar(&output, "output", "", "key `file` (default the stack output sshKeyFile, relative to --dir; the inventory expects it there)")
-	f.StringVar(&output, "o", "", "shorthand for --output `file`")
+	f.outputFlag(&output, "key `file` (default the stack output sshKeyFile, relative to --dir; the inventory expects it there)")
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}

@@ -22,8 +22,7 @@ func runPlan(ctx context.Context, c *cli, args []string) int {
 			"would deploy. Works offline, without the Pulumi CLI or a backend. A bad config fails naming the key.")
 	sf.register(f)
 	f.StringVar(&format, "format", "text", "output `format`: text, json, mermaid or dot")
-	f.StringVar(&output, "output", "", "write to `file` (mode 0644) instead of stdout")
-	f.StringVar(&output, "o", "", "shorthand for --output `file`")
+	f.outputFlag(&output, "write to `file` (mode 0644) instead of stdout")
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}
