@@ -27,24 +27,3 @@ func StaticIPv4(cidr string, host int) (string, error) {
 	addr := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 	return fmt.Sprintf("%s/%d", addr, prefix.Bits()), nil
 }
-
-// PickIPv4 chooses a node's address from the guest agent's report: the
-// interface names and, in the same order, each interface's IPv4 addresses.
-// Loopback interfaces and addresses, link-local (169.254/16) and unspecified
-// addresses are skipped; the first remaining address wins. It returns "" when
-// there is none (agent not answering yet, DHCP not done).
-func PickIPv4(names []string, addrs [][]string) string {
-	for i, list := range addrs {
-		if i < len(names) && names[i] == "lo" {
-			continue
-		}
-		for _, a := range list {
-			ip, err := netip.ParseAddr(a)
-			if err != nil || !ip.Is4() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
-				continue
-			}
-			return ip.String()
-		}
-	}
-	return ""
-}

@@ -26,6 +26,9 @@ const (
 	DefaultCloneRetries     = 3
 	DefaultAgentTimeout     = "5m"
 	DefaultReadinessTimeout = 10 * time.Minute
+	// DefaultAddressTimeout bounds the wait for a DHCP node's IPv4 lease.
+	DefaultAddressTimeout = 5 * time.Minute
+	addressPoll           = 5 * time.Second
 )
 
 // NodeNetwork says how a group's nodes get their IPv4 address by
@@ -84,6 +87,9 @@ type K8sNodeGroupArgs struct {
 	SSHPrivateKey pulumi.StringInput
 	// Network says DHCP or static addressing.
 	Network NodeNetwork
+	// Host is the Proxmox host's SSH side. In DHCP mode each node's lease
+	// is read there from the guest agent (`qm guest cmd`); required then.
+	Host ProxmoxHost
 	// Readiness tunes the post-boot check.
 	Readiness NodeReadiness
 	// ClonesBefore are the clones of the same template registered before
@@ -107,9 +113,11 @@ type Node struct {
 	// IPv4 is the node's address (no prefix). It resolves once the node
 	// passed its readiness check; in static mode it is known at preview.
 	IPv4 pulumi.StringOutput
-	// VM and Ready are the node's resources.
-	VM    *vm.VirtualMachine
-	Ready *remote.Command
+	// VM and Ready are the node's resources; Address (DHCP mode only)
+	// waits on the Proxmox host for the node's IPv4 lease.
+	VM      *vm.VirtualMachine
+	Address *remote.Command
+	Ready   *remote.Command
 }
 
 // K8sNodeGroup is a group of full clones of the NixOS template, each checked
@@ -148,6 +156,7 @@ func (a K8sNodeGroupArgs) withDefaults() K8sNodeGroupArgs {
 	if a.Bridge == nil {
 		a.Bridge = pulumi.String(DefaultBridge)
 	}
+	a.Host = a.Host.withDefaults()
 	return a
 }
 
@@ -168,7 +177,11 @@ func (a K8sNodeGroupArgs) check(name string) error {
 	if a.NodeName == nil || a.TemplateVmId == nil || a.SSHPublicKeys == nil || a.SSHPrivateKey == nil {
 		errs = append(errs, errors.New("NodeName, TemplateVmId, SSHPublicKeys and SSHPrivateKey are required"))
 	}
-	if a.Network.CIDR != "" {
+	if a.Network.CIDR == "" {
+		if err := a.Host.check(); err != nil {
+			errs = append(errs, fmt.Errorf("DHCP mode reads leases on the Proxmox host: %w", err))
+		}
+	} else {
 		for i := 1; i <= a.Count; i++ {
 			if _, err := StaticIPv4(a.Network.CIDR, a.Network.HostOffset+i-1); err != nil {
 				errs = append(errs, fmt.Errorf("node %d: %w", i, err))
@@ -267,15 +280,10 @@ func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNod
 	if staticIP != "" {
 		ip = pulumi.String(staticIP).ToStringOutput()
 	} else {
-		name, vmID := n.Name, n.VMID
-		ip = pulumi.All(n.VM.NetworkInterfaceNames, n.VM.Ipv4Addresses).ApplyT(func(v []any) (string, error) {
-			names, _ := v[0].([]string)
-			addrs, _ := v[1].([][]string)
-			if addr := PickIPv4(names, addrs); addr != "" {
-				return addr, nil
-			}
-			return "", fmt.Errorf("node %s (VM %d): the guest agent reported no usable IPv4 address within %s; check DHCP on the bridge and that qemu-guest-agent runs on the node", name, vmID, DefaultAgentTimeout)
-		}).(pulumi.StringOutput)
+		if n.Address, err = newAddressLookup(ctx, g, group, i, n, a); err != nil {
+			return nil, err
+		}
+		ip = n.Address.Stdout
 	}
 
 	swap := "no"
@@ -309,6 +317,24 @@ func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNod
 	}
 	n.IPv4 = pulumi.All(ip, n.Ready.Stdout).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
 	return n, nil
+}
+
+// newAddressLookup waits on the Proxmox host until the node's guest agent
+// reports a usable IPv4 address (skipping loopback, link-local and IPv6) and
+// returns it as its stdout. It runs again only when the VM is replaced.
+func newAddressLookup(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, n *Node, a K8sNodeGroupArgs) (*remote.Command, error) {
+	conn, err := a.Host.connection()
+	if err != nil {
+		return nil, err
+	}
+	return remote.NewCommand(ctx, fmt.Sprintf("%s-%d-address", group, i), &remote.CommandArgs{
+		Connection: conn,
+		Create: pulumi.String(scriptCommand("node-address.sh", strconv.Itoa(n.VMID),
+			strconv.Itoa(int(DefaultAddressTimeout/time.Second)), strconv.Itoa(int(addressPoll/time.Second)))),
+		Triggers: pulumi.Array{n.VM.ID()},
+		Logging:  remote.LoggingStderr,
+	}, pulumi.Parent(g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
+		pulumi.IgnoreChanges([]string{"connection"}))
 }
 
 // cloneArgs describe one full clone with its cloud-init identity.

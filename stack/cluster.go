@@ -74,6 +74,7 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, clonesBefore []pulumi.Res
 			DNS:    cfg.Network.DNS,
 			Domain: cfg.Network.Domain,
 		},
+		Host: proxmoxHost(cfg),
 		Readiness: components.NodeReadiness{
 			SwapExpected: swapGB(cfg) > 0,
 			Timeout:      10 * time.Minute,

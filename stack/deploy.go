@@ -68,7 +68,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 // checkSSHCredentials fails before anything is created when neither a key
 // file nor an ssh-agent can log in to the Proxmox host.
 func (c *Config) checkSSHCredentials() error {
-	if err := templateArgs(c).Host.CheckCredentials(); err != nil {
+	if err := proxmoxHost(c).CheckCredentials(); err != nil {
 		return &KeyError{Key: Namespace + ":proxmox.ssh.privateKeyFile", Msg: "is not set and no ssh-agent is running (SSH_AUTH_SOCK is empty); set it to a private key the Proxmox host accepts, or start ssh-agent and ssh-add the key"}
 	}
 	return nil
@@ -117,13 +117,18 @@ func templateArgs(cfg *Config) *components.NixOSTemplateArgs {
 		ExtraModules:   t.ExtraModules,
 		PrebuiltISO:    t.ISOPath,
 		StateDir:       cfg.StateDir,
-		Host: components.ProxmoxHost{
-			Address:        cfg.Proxmox.SSH.Host,
-			Port:           cfg.Proxmox.SSH.Port,
-			User:           cfg.Proxmox.SSH.User,
-			PrivateKeyFile: cfg.Proxmox.SSH.PrivateKeyFile,
-			HostKey:        cfg.Proxmox.SSH.HostKey,
-		},
+		Host:           proxmoxHost(cfg),
+	}
+}
+
+// proxmoxHost is the SSH side of the Proxmox host, as the components take it.
+func proxmoxHost(cfg *Config) components.ProxmoxHost {
+	return components.ProxmoxHost{
+		Address:        cfg.Proxmox.SSH.Host,
+		Port:           cfg.Proxmox.SSH.Port,
+		User:           cfg.Proxmox.SSH.User,
+		PrivateKeyFile: cfg.Proxmox.SSH.PrivateKeyFile,
+		HostKey:        cfg.Proxmox.SSH.HostKey,
 	}
 }
 

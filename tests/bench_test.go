@@ -32,8 +32,9 @@ func BenchmarkDeployGraph(b *testing.B) {
 					b.Fatal(err)
 				}
 				// provider, key, template + 4 children, one component per
-				// group, a VM and a readiness check per node.
-				if got := len(rec.regs); got != 7+2+2*nodes {
+				// group, and per node a VM, its DHCP address lookup and its
+				// readiness check.
+				if got := len(rec.regs); got != 7+2+3*nodes {
 					b.Fatalf("%d resources registered for %d nodes", got, nodes)
 				}
 			}

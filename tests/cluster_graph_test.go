@@ -166,7 +166,24 @@ func TestReadinessChecks(t *testing.T) {
 		if c["user"].StringValue() != "nixos" || c["dialErrorLimit"].NumberValue() < 10 {
 			t.Errorf("%s-ready connection = %v", n.res, c)
 		}
-		// DHCP: the address the agent reported, not loopback or link-local.
+		// DHCP: the lease the lookup on the Proxmox host waited for.
+		lookup := rec.get(t, n.res+"-address")
+		if !slices.Contains(lookup.RegisterRPC.GetDependencies(), vmReg.URN) {
+			t.Errorf("%s-address does not wait for its VM", n.res)
+		}
+		if !strings.Contains(lookup.Inputs["create"].StringValue(), fmt.Sprintf("'node-address' '%d' '300' '5'", n.vmID)) {
+			t.Errorf("%s-address runs ...%s", n.res, tail(lookup.Inputs["create"].StringValue(), 60))
+		}
+		lconn := lookup.Inputs["connection"]
+		if lconn.IsSecret() {
+			lconn = lconn.SecretValue().Element
+		}
+		if h := lconn.ObjectValue()["host"].StringValue(); h != "192.168.1.5" {
+			t.Errorf("%s-address runs on %q, want the Proxmox host", n.res, h)
+		}
+		if deps := ready.RegisterRPC.GetPropertyDependencies()["connection"]; deps == nil || !slices.Contains(deps.GetUrns(), lookup.URN) {
+			t.Errorf("%s-ready does not connect to the looked-up address", n.res)
+		}
 		want := mockLeaseIP(n.vmID)
 		if got := c["host"].StringValue(); got != want {
 			t.Errorf("%s-ready connects to %q, want %q", n.res, got, want)
@@ -209,6 +226,11 @@ func TestStaticAddresses(t *testing.T) {
 	if lab.NodeGroups["workers"].Nodes[1].Name != "nixlab-workers-2" {
 		t.Errorf("node names: %+v", lab.NodeGroups["workers"].Nodes[1])
 	}
+	for name := range rec.regs {
+		if strings.HasSuffix(name, "-address") {
+			t.Errorf("%s: static nodes need no address lookup", name)
+		}
+	}
 }
 
 // snapshot maps resource name to inputs for a scaling comparison.
@@ -249,7 +271,7 @@ func TestScalingUpAddsOnlyNewNodes(t *testing.T) {
 		}
 	}
 	slices.Sort(added)
-	if want := []string{"workers-3", "workers-3-ready", "workers-4", "workers-4-ready"}; !slices.Equal(added, want) {
+	if want := []string{"workers-3", "workers-3-address", "workers-3-ready", "workers-4", "workers-4-address", "workers-4-ready"}; !slices.Equal(added, want) {
 		t.Errorf("scaling 2 -> 4 workers added %v, want %v", added, want)
 	}
 	if id := int(grown["workers-4"]["vmId"].NumberValue()); id != 9203 {
@@ -272,7 +294,7 @@ func TestScalingDownRemovesHighestNumbers(t *testing.T) {
 		}
 	}
 	slices.Sort(removed)
-	if want := []string{"workers-2", "workers-2-ready", "workers-3", "workers-3-ready"}; !slices.Equal(removed, want) {
+	if want := []string{"workers-2", "workers-2-address", "workers-2-ready", "workers-3", "workers-3-address", "workers-3-ready"}; !slices.Equal(removed, want) {
 		t.Errorf("scaling 3 -> 1 workers removed %v, want %v", removed, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,22 +66,20 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			out["stdout"] = resource.NewStringProperty(env["NIXLAB_STORAGE"].StringValue() + ":iso/" + env["NIXLAB_ISO_FILE_NAME"].StringValue())
 		}
 	case "command:remote:Command":
-		if r.preview {
+		// A DHCP node's address lookup prints the lease. It is answered in
+		// a preview too: the SDK's mock monitor cannot carry an unknown value
+		// inside the readiness check's secret connection.
+		if m := addressLookupRe.FindStringSubmatch(args.Inputs["create"].StringValue()); m != nil {
+			id, _ := strconv.Atoi(m[1])
+			out["stdout"] = resource.NewStringProperty(mockLeaseIP(id))
 			break
 		}
-		out["stdout"] = resource.NewStringProperty("template ready")
+		if !r.preview {
+			out["stdout"] = resource.NewStringProperty("ok")
+		}
 	case "proxmoxve:VM/virtualMachine:VirtualMachine":
 		out["vmId"] = args.Inputs["vmId"]
-		if args.Inputs.HasValue("clone") {
-			// What the guest agent reports for a DHCP node: loopback,
-			// a link-local address, then the lease.
-			id := int(args.Inputs["vmId"].NumberValue())
-			out["networkInterfaceNames"] = resource.NewPropertyValue([]any{"lo", "ens18"})
-			out["ipv4Addresses"] = resource.NewPropertyValue([]any{
-				[]any{"127.0.0.1"},
-				[]any{"169.254.7.7", mockLeaseIP(id)},
-			})
-		}
+
 	case "tls:index/privateKey:PrivateKey":
 		// As the TLS provider returns it: with a trailing newline.
 		out["publicKeyOpenssh"] = resource.NewStringProperty(mockPublicKey + "\n")
@@ -91,6 +91,9 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return args.Args, nil
 }
+
+// addressLookupRe finds the VM ID in a node-address.sh command line.
+var addressLookupRe = regexp.MustCompile(`'node-address' '(\d+)'`)
 
 // mockLeaseIP is the DHCP address the mock guest agent reports for a VM ID:
 // distinct for every VM ID below 64000.
