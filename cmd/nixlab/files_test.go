@@ -36,15 +36,7 @@ func TestInventory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			args := []string{"inventory"}
-			for _, a := range tt.args {
-				args = append(args, strings.ReplaceAll(a, "{dir}", dir))
-			}
-			h := &harness{engine: &fakeEngine{outputs: labOutputs()}}
-			code, stdout, stderr := h.run(t, args...)
-			if code != 0 {
-				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
-			}
+			h, stdout, _ := runFileCommand(t, dir, "inventory", tt.args)
 			path := filepath.Join(dir, tt.wantFile)
 			got, err := os.ReadFile(path)
 			if err != nil {
@@ -120,15 +112,7 @@ func TestSSHKey(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, dir)
 			}
-			args := []string{"ssh-key"}
-			for _, a := range tt.args {
-				args = append(args, strings.ReplaceAll(a, "{dir}", dir))
-			}
-			h := &harness{engine: &fakeEngine{outputs: labOutputs()}}
-			code, stdout, stderr := h.run(t, args...)
-			if code != 0 {
-				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
-			}
+			h, stdout, stderr := runFileCommand(t, dir, "ssh-key", tt.args)
 			path := filepath.Join(dir, tt.keyFile)
 			got, err := os.ReadFile(path)
 			if err != nil {
@@ -202,4 +186,20 @@ func TestStringOutputRefusesMaskedSecret(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "did not reveal") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// runFileCommand runs a file-writing command against the lab outputs, with
+// {dir} in args replaced by dir, and fails the test unless it succeeds.
+func runFileCommand(t *testing.T, dir, command string, args []string) (h *harness, stdout, stderr string) {
+	t.Helper()
+	argv := []string{command}
+	for _, a := range args {
+		argv = append(argv, strings.ReplaceAll(a, "{dir}", dir))
+	}
+	h = &harness{engine: &fakeEngine{outputs: labOutputs()}}
+	code, stdout, stderr := h.run(t, argv...)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	return h, stdout, stderr
 }
