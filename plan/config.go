@@ -158,13 +158,16 @@ func readStackConfig(dir, stackName string, proj *project) (*stackConfig, error)
 	for k, v := range proj.defaults {
 		c.values[k] = v
 	}
-	var errs []error
 	raw := sf.Values()
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var errs []error
+	if err := stack.CheckKeys(keys); err != nil {
+		errs = append(errs, err)
+	}
 	nsPrefix := proj.name + ":"
 	for _, key := range keys {
 		if sf.IsSecret(key) {

@@ -312,6 +312,12 @@ func TestBuildErrors(t *testing.T) {
 			want: []string{"stored in plain text", "pulumi config set --secret"},
 		},
 		{
+			name:   "misspelled top-level key",
+			stacks: map[string]string{"typo2": good + "  nixlab:nodeGroup: {}\n"},
+			stack:  "typo2", key: "nixlab:nodeGroup",
+			want: []string{"did you mean nixlab:nodeGroups?"},
+		},
+		{
 			name:   "unknown setting",
 			stacks: map[string]string{"typo": strings.Replace(good, "vmId: 9000", "vmId: 9000\n    diskSize: 30", 1)},
 			stack:  "typo", key: "nixlab:template",

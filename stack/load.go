@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -18,6 +19,65 @@ const Namespace = "nixlab"
 var Keys = []string{
 	"adminUser", "apiToken", "clusterName", "extraAuthorizedKeys", "network",
 	"nfs", "nodeGroups", "proxmox", "stateDir", "template", "timezone",
+}
+
+// CheckKeys reports the keys in the nixlab namespace that nixlab does not
+// read (a typo such as nixlab:nodeGroup would otherwise be ignored
+// silently), each with the known key it most likely means. Keys of other
+// namespaces (provider settings, for example) are not nixlab's business.
+func CheckKeys(keys []string) error {
+	known := map[string]bool{}
+	for _, k := range Keys {
+		known[k] = true
+	}
+	var errs []error
+	sorted := append([]string(nil), keys...)
+	sort.Strings(sorted)
+	for _, full := range sorted {
+		name, ok := strings.CutPrefix(full, Namespace+":")
+		if !ok || known[name] {
+			continue
+		}
+		msg := "is not a nixlab setting"
+		if guess := closestKey(name); guess != "" {
+			msg += fmt.Sprintf("; did you mean nixlab:%s?", guess)
+		}
+		errs = append(errs, &KeyError{Key: full, Msg: msg + " (see the configuration reference in README.md)"})
+	}
+	return errors.Join(errs...)
+}
+
+// closestKey is the known key nearest to name by edit distance, when it is
+// close enough to be a typo.
+func closestKey(name string) string {
+	best, bestDist := "", len(name)/2+1
+	for _, k := range Keys {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // LookupFunc returns the raw value of a fully qualified config key

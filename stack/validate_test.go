@@ -227,6 +227,21 @@ func TestStaticLabAccepted(t *testing.T) {
 	}
 }
 
+func TestCheckKeys(t *testing.T) {
+	if err := CheckKeys([]string{"nixlab:proxmox", "nixlab:nodeGroups", "proxmoxve:endpoint"}); err != nil {
+		t.Errorf("known keys refused: %v", err)
+	}
+	err := CheckKeys([]string{"nixlab:nodeGroup", "nixlab:proxmox", "nixlab:wholeNewThing"})
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	for _, want := range []string{"nixlab:nodeGroup: is not a nixlab setting; did you mean nixlab:nodeGroups?", "nixlab:wholeNewThing: is not a nixlab setting (see"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
 func TestTokenNeverInErrors(t *testing.T) {
 	const bad = "root@pam!nixlab=not-a-uuid-but-secret"
 	_, err := ParseConfig(labLookup(t, map[string]string{"nixlab:apiToken": bad}))
