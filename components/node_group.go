@@ -212,10 +212,18 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 	if err := ctx.RegisterComponentResource(K8sNodeGroupType, name, g, opts...); err != nil {
 		return nil, err
 	}
+	b := &groupBuilder{ctx: ctx, g: g, group: name, a: a}
+	if a.Network.CIDR == "" {
+		conn, err := a.Host.connection()
+		if err != nil {
+			return nil, fmt.Errorf("K8sNodeGroup %s: %w", name, err)
+		}
+		b.hostConn = conn
+	}
 	clones := append([]pulumi.Resource(nil), a.ClonesBefore...)
 	var outputs pulumi.Array
 	for i := 1; i <= a.Count; i++ {
-		node, err := newNode(ctx, g, name, i, a, clones)
+		node, err := b.newNode(i, clones)
 		if err != nil {
 			return nil, err
 		}
@@ -236,8 +244,20 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 	return g, nil
 }
 
-// newNode registers node i of the group: the clone and its readiness check.
-func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNodeGroupArgs, before []pulumi.Resource) (*Node, error) {
+// groupBuilder holds what every node of one group is built from.
+type groupBuilder struct {
+	ctx   *pulumi.Context
+	g     *K8sNodeGroup
+	group string
+	a     K8sNodeGroupArgs
+	// hostConn reaches the Proxmox host (DHCP mode: the address lookups).
+	hostConn remote.ConnectionArgs
+}
+
+// newNode registers node i of the group: the clone, in DHCP mode its address
+// lookup, and its readiness check.
+func (b *groupBuilder) newNode(i int, before []pulumi.Resource) (*Node, error) {
+	ctx, g, group, a := b.ctx, b.g, b.group, b.a
 	n := &Node{
 		Name: fmt.Sprintf("%s-%s-%d", a.ClusterName, group, i),
 		Role: a.Role,
@@ -280,7 +300,7 @@ func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNod
 	if staticIP != "" {
 		ip = pulumi.String(staticIP).ToStringOutput()
 	} else {
-		if n.Address, err = newAddressLookup(ctx, g, group, i, n, a); err != nil {
+		if n.Address, err = b.newAddressLookup(i, n); err != nil {
 			return nil, err
 		}
 		ip = n.Address.Stdout
@@ -322,18 +342,14 @@ func newNode(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, a K8sNod
 // newAddressLookup waits on the Proxmox host until the node's guest agent
 // reports a usable IPv4 address (skipping loopback, link-local and IPv6) and
 // returns it as its stdout. It runs again only when the VM is replaced.
-func newAddressLookup(ctx *pulumi.Context, g *K8sNodeGroup, group string, i int, n *Node, a K8sNodeGroupArgs) (*remote.Command, error) {
-	conn, err := a.Host.connection()
-	if err != nil {
-		return nil, err
-	}
-	return remote.NewCommand(ctx, fmt.Sprintf("%s-%d-address", group, i), &remote.CommandArgs{
-		Connection: conn,
+func (b *groupBuilder) newAddressLookup(i int, n *Node) (*remote.Command, error) {
+	return remote.NewCommand(b.ctx, fmt.Sprintf("%s-%d-address", b.group, i), &remote.CommandArgs{
+		Connection: b.hostConn,
 		Create: pulumi.String(scriptCommand("node-address.sh", strconv.Itoa(n.VMID),
 			strconv.Itoa(int(DefaultAddressTimeout/time.Second)), strconv.Itoa(int(addressPoll/time.Second)))),
 		Triggers: pulumi.Array{n.VM.ID()},
 		Logging:  remote.LoggingStderr,
-	}, pulumi.Parent(g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
+	}, pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
 		pulumi.IgnoreChanges([]string{"connection"}))
 }
 
