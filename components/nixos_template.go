@@ -62,8 +62,8 @@ type NixOSTemplateArgs struct {
 	// default 60 minutes.
 	InstallTimeout time.Duration
 	// PollInterval is how often the installer's progress is read; default
-	// 15 s, at most 30 s, so an install failure is seen within seconds and
-	// the installer's success is read before it powers off.
+	// 15 s, at most a minute, so an install failure is seen within a minute
+	// or two.
 	PollInterval time.Duration
 	// Settings are baked into the image (and into the content hash).
 	Settings NodeSettings
@@ -156,8 +156,7 @@ func (a NixOSTemplateArgs) check() error {
 	if a.InstallTimeout < time.Minute {
 		errs = append(errs, fmt.Errorf("InstallTimeout %s is too short: use a minute or more", a.InstallTimeout))
 	}
-	// The installer stays up for a minute after it reports success; finalize
-	// must read that report before the VM stops.
+	// An installer failure must show within a minute or two.
 	if a.PollInterval < time.Second || a.PollInterval > MaxPollInterval {
 		errs = append(errs, fmt.Errorf("PollInterval %s: use 1s to %s", a.PollInterval, MaxPollInterval))
 	}
@@ -240,7 +239,7 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 		Environment: pulumi.StringMap{
 			"NIXLAB_FLAKE_DIR":    pulumi.String(flakeDir),
-			"NIXLAB_OUT_LINK":     pulumi.String(filepath.Join(stateDir, "iso", short)),
+			"NIXLAB_OUT_LINK":     pulumi.String(filepath.Join(stateDir, "iso", short+"-"+target)),
 			"NIXLAB_PREBUILT_ISO": pulumi.String(a.PrebuiltISO),
 			"NIXLAB_LOCK_COPY":    pulumi.String(filepath.Join(stateDir, "flake.lock")),
 		},

@@ -92,12 +92,13 @@ type K8sNodeGroupArgs struct {
 	Host ProxmoxHost
 	// Readiness tunes the post-boot check.
 	Readiness NodeReadiness
-	// ClonesBefore are the clones of the same template registered before
-	// this group (K8sNodeGroup.Clones of the previous group). Every clone
-	// waits for all clones before it: Pulumi only orders operations on
-	// resources that change, so waiting for the previous clone alone would
-	// let two groups' new nodes clone in parallel when both scale up.
-	ClonesBefore []pulumi.Resource
+	// CloneAfter is the last clone of the same template registered before
+	// this group (K8sNodeGroup.LastClone of the previous group); nil for the
+	// first group. Each clone waits for the one before it: a resource is
+	// registered only once every resource it depends on has been processed,
+	// so the chain orders every new clone after every clone before it, also
+	// when several groups grow in one update.
+	CloneAfter pulumi.Resource
 	// CloneRetries is passed to the provider; default 3.
 	CloneRetries int
 }
@@ -129,9 +130,9 @@ type K8sNodeGroup struct {
 	Nodes []*Node
 	// NodesOutput is the nodes as a list of {name, role, vmId, ipv4}.
 	NodesOutput pulumi.ArrayOutput
-	// Clones are ClonesBefore followed by this group's VMs: pass them as
-	// the next group's ClonesBefore.
-	Clones []pulumi.Resource
+	// LastClone is the group's last clone (or CloneAfter for an empty
+	// group): pass it as the next group's CloneAfter.
+	LastClone pulumi.Resource
 }
 
 func (a K8sNodeGroupArgs) withDefaults() K8sNodeGroupArgs {
@@ -220,15 +221,15 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 		}
 		b.hostConn = conn
 	}
-	clones := append([]pulumi.Resource(nil), a.ClonesBefore...)
+	prev := a.CloneAfter
 	var outputs pulumi.Array
 	for i := 1; i <= a.Count; i++ {
-		node, err := b.newNode(i, clones)
+		node, err := b.newNode(i, prev)
 		if err != nil {
 			return nil, err
 		}
 		g.Nodes = append(g.Nodes, node)
-		clones = append(clones, node.VM)
+		prev = node.VM
 		outputs = append(outputs, pulumi.Map{
 			"name": pulumi.String(node.Name),
 			"role": pulumi.String(node.Role),
@@ -236,7 +237,7 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 			"ipv4": node.IPv4,
 		})
 	}
-	g.Clones = clones
+	g.LastClone = prev
 	g.NodesOutput = outputs.ToArrayOutput()
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"nodes": g.NodesOutput}); err != nil {
 		return nil, err
@@ -256,7 +257,7 @@ type groupBuilder struct {
 
 // newNode registers node i of the group: the clone, in DHCP mode its address
 // lookup, and its readiness check.
-func (b *groupBuilder) newNode(i int, before []pulumi.Resource) (*Node, error) {
+func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 	ctx, g, group, a := b.ctx, b.g, b.group, b.a
 	n := &Node{
 		Name: fmt.Sprintf("%s-%s-%d", a.ClusterName, group, i),
@@ -287,8 +288,8 @@ func (b *groupBuilder) newNode(i int, before []pulumi.Resource) (*Node, error) {
 		// replacing the VM: they never wipe a running node.
 		pulumi.IgnoreChanges([]string{"clone", "initialization.userAccount"}),
 	}
-	if len(before) > 0 {
-		opts = append(opts, pulumi.DependsOn(append([]pulumi.Resource(nil), before...)))
+	if after != nil {
+		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{after}))
 	}
 	var err error
 	n.VM, err = vm.NewVirtualMachine(ctx, fmt.Sprintf("%s-%d", group, i), cloneArgs(n, a, ipConfig), opts...)
@@ -330,8 +331,9 @@ func (b *groupBuilder) newNode(i int, before []pulumi.Resource) (*Node, error) {
 		Logging:  remote.LoggingStdoutAndStderr,
 	}, pulumi.Parent(g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
 		// A changed address takes effect at the node's next reboot (cloud-init
-		// reapplies it); checking the new address right away would fail.
-		pulumi.IgnoreChanges([]string{"connection"}))
+		// reapplies it); checking the new address right away would fail. A
+		// newer check script is likewise no reason to re-check every node.
+		pulumi.IgnoreChanges([]string{"connection", "create"}))
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +352,9 @@ func (b *groupBuilder) newAddressLookup(i int, n *Node) (*remote.Command, error)
 		Triggers: pulumi.Array{n.VM.ID()},
 		Logging:  remote.LoggingStderr,
 	}, pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
-		pulumi.IgnoreChanges([]string{"connection"}))
+		// Runs once per VM: a newer script or another connection is no
+		// reason to ask a running (or powered-off) node again.
+		pulumi.IgnoreChanges([]string{"connection", "create"}))
 }
 
 // cloneArgs describe one full clone with its cloud-init identity.

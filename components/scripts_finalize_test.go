@@ -20,7 +20,8 @@ import (
 //   - guest: one answer a line for `qm guest exec`, same order rules:
 //     agent-down (agent not running), no-file (status file missing), or the
 //     installer status line itself.
-//   - set.fail / template.fail make those commands fail.
+//   - set.fail / template.fail / shutdown.fail / stop.fail make those
+//     commands fail.
 const scriptFakeQm = `
 d="$FAKE_QM_DIR"
 printf '%s\n' "$*" >>"$d/calls"
@@ -66,6 +67,12 @@ case "$1" in
     ;;
   template)
     if [[ -f "$d/template.fail" ]]; then echo "VM $2 is locked (backup)" >&2; exit 2; fi
+    ;;
+  shutdown)
+    if [[ -f "$d/shutdown.fail" ]]; then echo "VM quit/powerdown failed - got timeout" >&2; exit 255; fi
+    ;;
+  stop)
+    if [[ -f "$d/stop.fail" ]]; then echo "VM $2 is locked (backup)" >&2; exit 2; fi
     ;;
   *)
     echo "fake qm: unexpected: $*" >&2
@@ -219,8 +226,68 @@ func TestScriptFinalizeTemplate_AlreadyTemplate(t *testing.T) {
 // then the VM powers off.
 var (
 	finalizeDoneThenStopped = []string{"running", "stopped"}
-	finalizeDone            = []string{"done: NixOS installed on /dev/sda; powering off in 60 s"}
+	finalizeDone            = []string{"done: NixOS installed on /dev/sda; waiting for the pipeline to shut the VM down (at the latest in 3600 s)"}
 )
+
+// finalizeIndex is the position of the first call starting with prefix, or -1.
+func finalizeIndex(calls []string, prefix string) int {
+	for i, c := range calls {
+		if strings.HasPrefix(c, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Once the installer reports "done" it waits; finalize shuts the VM down
+// (hard stop when the shutdown fails) and converts it. This is also what a
+// re-run after an interruption finds: a running VM that says "done".
+func TestScriptFinalizeTemplate_ShutsDownAfterDone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, fail string
+		want       []string // the power calls, in order
+	}{
+		{"clean shutdown", "", []string{"shutdown 9000 --timeout 120"}},
+		{"shutdown fails, hard stop", "shutdown.fail", []string{"shutdown 9000 --timeout 120", "stop 9000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFinalizeFixture(t, finalizeConfig, []string{"running", "stopped"}, finalizeDone)
+			if tc.fail != "" {
+				f.touch(t, tc.fail)
+			}
+			res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+			if res.code != 0 {
+				t.Fatalf("exit %d", res.code)
+			}
+			calls := f.calls(t)
+			var power []string
+			for _, c := range calls {
+				if strings.HasPrefix(c, "shutdown ") || strings.HasPrefix(c, "stop ") {
+					power = append(power, c)
+				}
+			}
+			if !slices.Equal(power, tc.want) {
+				t.Errorf("power calls %q, want %q", power, tc.want)
+			}
+			done, shutdown, set := finalizeIndex(calls, "guest exec"), finalizeIndex(calls, "shutdown"), finalizeIndex(calls, "set 9000")
+			if !(done >= 0 && done < shutdown && shutdown < set) {
+				t.Errorf("order of calls %q: want the done status, then shutdown, then the conversion", calls)
+			}
+			scriptMustContain(t, "stdout", res.stdout, "installer finished; shutting the VM down", "VM 9000 is now a template")
+		})
+	}
+	f := newFinalizeFixture(t, finalizeConfig, []string{"running"}, finalizeDone)
+	f.touch(t, "shutdown.fail")
+	f.touch(t, "stop.fail")
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+	if res.code != 1 || !strings.Contains(res.stderr, "cannot stop VM 9000") {
+		t.Errorf("shutdown and stop failing: exit %d, stderr %q", res.code, res.stderr)
+	}
+	if got := finalizeConversions(f.calls(t)); len(got) != 0 {
+		t.Errorf("converted a VM it could not stop: %q", got)
+	}
+}
 
 // A VM that stops without the installer's "done" (shut down by hand, a
 // crash) must never become a template.
@@ -233,9 +300,14 @@ func TestScriptFinalizeTemplate_StoppedWithoutDone(t *testing.T) {
 	}{
 		{"mid-install", []string{"running: installing NixOS (nixos-install)"}, "running: installing NixOS (nixos-install)"},
 		{"never answered", []string{"agent-down"}, "none"},
+		{"already stopped when finalize starts", nil, "none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFinalizeFixture(t, finalizeConfig, []string{"running", "stopped"}, tc.guest)
+			statuses, guest := []string{"running", "stopped"}, tc.guest
+			if guest == nil {
+				statuses, guest = []string{"stopped"}, []string{"agent-down"}
+			}
+			f := newFinalizeFixture(t, finalizeConfig, statuses, guest)
 			res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
 			if res.code != 1 {
 				t.Fatalf("exit %d, want 1", res.code)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nixlab/nixlab/internal/testutil"
 )
@@ -63,7 +64,9 @@ func nodeAddressRunIn(t *testing.T, dir string, reports []string, args ...string
 		t.Fatal(err)
 	}
 	testutil.WriteFake(t, bin, "qm", nodeAddressFakeQm)
-	testutil.WriteFake(t, bin, "sleep", `printf '%s\n' "$*" >>"$FAKE_QM_DIR/sleeps"`)
+	// Records and really sleeps: the script's deadline counts real time.
+	testutil.WriteFake(t, bin, "sleep", `printf '%s\n' "$*" >>"$FAKE_QM_DIR/sleeps"
+exec /bin/sleep "$1"`)
 	for i, r := range reports {
 		scriptWriteFile(t, filepath.Join(dir, "report."+string(rune('0'+i))), r)
 	}
@@ -91,7 +94,8 @@ func TestScriptNodeAddress_PicksTheLease(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, _ := nodeAddressRun(t, c.reports, "9201", "60", "5")
+			t.Parallel()
+			res, _ := nodeAddressRun(t, c.reports, "9201", "60", "1")
 			if res.code != 0 {
 				t.Fatalf("exit %d: %s", res.code, res.stderr)
 			}
@@ -111,13 +115,18 @@ func TestScriptNodeAddress_Timeout(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, dir := nodeAddressRun(t, []string{c.report}, "9201", "10", "5")
+			t.Parallel()
+			start := time.Now()
+			res, dir := nodeAddressRun(t, []string{c.report}, "9201", "2", "1")
 			if res.code != 1 || res.stdout != "" {
 				t.Fatalf("exit %d stdout %q, want 1 and nothing", res.code, res.stdout)
 			}
-			scriptMustContain(t, "stderr", res.stderr, "VM 9201 reported no usable IPv4 address within 10 s", c.want, "DHCP")
-			if sleeps := scriptReadFile(t, filepath.Join(dir, "sleeps")); sleeps != "5\n5\n" {
-				t.Errorf("slept %q, want two polls of 5 s", sleeps)
+			scriptMustContain(t, "stderr", res.stderr, "VM 9201 reported no usable IPv4 address within 2 s", c.want, "DHCP")
+			if n := strings.Count(scriptReadFile(t, filepath.Join(dir, "sleeps")), "1\n"); n < 1 || n > 3 {
+				t.Errorf("polled after %d sleeps, want about two", n)
+			}
+			if took := time.Since(start); took > 6*time.Second {
+				t.Errorf("a 2 s timeout took %s", took)
 			}
 		})
 	}

@@ -372,8 +372,8 @@ func TestScriptUploadISO_SSHArguments(t *testing.T) {
 			calls := f.calls(t)
 			if tc.knownHosts != "" {
 				seen, _ := os.ReadFile(f.log + ".known_hosts")
-				if lines := strings.SplitAfter(string(seen), "\n"); len(seen) == 0 || lines[0] != tc.knownHosts {
-					t.Errorf("ssh saw known_hosts %q, want %q per call", seen, tc.knownHosts)
+				if want := strings.Repeat(tc.knownHosts, len(calls)); string(seen) != want {
+					t.Errorf("ssh saw known_hosts %q over %d calls, want %q in every call", seen, len(calls), tc.knownHosts)
 				}
 				for _, call := range calls {
 					for _, a := range call {

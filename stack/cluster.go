@@ -41,19 +41,19 @@ func (c *Config) GroupOrder() []string {
 // other across all groups.
 func deployNodeGroups(ctx *pulumi.Context, cfg *Config, lab *Lab, opts []pulumi.ResourceOption) error {
 	lab.NodeGroups = map[string]*components.K8sNodeGroup{}
-	var clones []pulumi.Resource
+	var after pulumi.Resource
 	for _, name := range cfg.GroupOrder() {
-		g, err := components.NewK8sNodeGroup(ctx, name, nodeGroupArgs(cfg, lab, name, clones), opts...)
+		g, err := components.NewK8sNodeGroup(ctx, name, nodeGroupArgs(cfg, lab, name, after), opts...)
 		if err != nil {
 			return fmt.Errorf("nixlab:nodeGroups.%s: %w", name, err)
 		}
 		lab.NodeGroups[name] = g
-		clones = g.Clones
+		after = g.LastClone
 	}
 	return nil
 }
 
-func nodeGroupArgs(cfg *Config, lab *Lab, name string, clonesBefore []pulumi.Resource) *components.K8sNodeGroupArgs {
+func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *components.K8sNodeGroupArgs {
 	g := cfg.NodeGroups[name]
 	args := &components.K8sNodeGroupArgs{
 		ClusterName:   cfg.ClusterName,
@@ -79,7 +79,7 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, clonesBefore []pulumi.Res
 			SwapExpected: swapGB(cfg) > 0,
 			Timeout:      10 * time.Minute,
 		},
-		ClonesBefore: clonesBefore,
+		CloneAfter: after,
 	}
 	if cfg.NFS != nil {
 		args.Readiness.NFSMountPoint = cfg.NFS.MountPoint

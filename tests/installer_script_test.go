@@ -264,8 +264,8 @@ func TestInstallerSuccess(t *testing.T) {
 				"nixos-install": {"nixos-install", "--system", "", "--root", r.root, "--no-root-passwd", "--no-channel-copy", "--option", "substituters", ""},
 				"umount":        {"umount", r.root},
 				"systemctl":     {"systemctl", "poweroff"},
-				// Up long enough after "done" for finalize to see it.
-				"sleep": {"sleep", "60"},
+				// Up after "done" until finalize shuts it down.
+				"sleep": {"sleep", "3600"},
 			}
 			for name, want := range wantArgs {
 				calls := r.callsOf(name)

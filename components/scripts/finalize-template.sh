@@ -14,9 +14,11 @@
 #   cdromInterface  ide0..ide3: the installer CD drive to detach
 #
 # stdout: progress lines and the result. stderr: errors.
+# Once the installer reports "done" (it then waits, up to an hour), the VM is
+# shut down here; a re-run after an interruption still finds "done".
+#
 # Exit: 0 when the VM is (now or already) a template; 1 on installer failure,
-# a stop without the installer's "done" (the installer stays up a minute after
-# it, and pollSeconds must be shorter), timeout or a failing qm; 2 on invalid
+# a stop without the installer's "done", timeout or a failing qm; 2 on invalid
 # arguments.
 set -euo pipefail
 
@@ -162,6 +164,21 @@ timed_out() {
   exit 1
 }
 
+SHUTDOWN_SENT=0
+
+# shut_down powers the VM off once the installer reported success (it waits
+# for that, so that a re-run of this script still finds "done"): a clean ACPI
+# or agent shutdown, and a hard stop when that does not work. The installed
+# disk is already synced and unmounted.
+shut_down() {
+  SHUTDOWN_SENT=1
+  progress "installer finished; shutting the VM down"
+  if ! qm shutdown "$VMID" --timeout 120 >&2; then
+    log "warning: 'qm shutdown $VMID' did not finish; stopping the VM (its disk is already unmounted)"
+    qm stop "$VMID" >&2 || die "cannot stop VM $VMID ('qm stop $VMID' failed)"
+  fi
+}
+
 wait_for_poweroff() {
   local state last="" last_print failures=0 remaining nap now
   last_print="$(now_us)"
@@ -176,9 +193,9 @@ wait_for_poweroff() {
     fi
     if [[ "$state" == stopped ]]; then
       progress "VM is powered off"
-      # The installer stays up for a minute after reporting success, so a
-      # stop without "done" is a shutdown by hand or a crash: that disk is
-      # not a template.
+      # The installer stays up after reporting success until this script
+      # shuts it down (or an hour has passed), so a stop without "done" is
+      # a shutdown by hand or a crash: that disk is not a template.
       if [[ "$last" != "done:"* && "$last" != "done" ]]; then
         log "error: VM $VMID stopped, but the installer never reported success (last installer status: ${last:-none}); it was shut down or crashed during the install, so it is not converted into a template"
         log "hint: look at the VM's console, then replace it to install again: pulumi up --target-replace '<URN of template-vm>' (pulumi stack --show-urns lists it)"
@@ -195,6 +212,9 @@ wait_for_poweroff() {
       fi
       if [[ "$last" == failed:* || "$last" == failed ]]; then
         installer_failed "$last"
+      fi
+      if [[ "$last" == "done:"* || "$last" == "done" ]] && (( ! SHUTDOWN_SENT )); then
+        shut_down
       fi
     fi
 

@@ -63,7 +63,7 @@ main() {
     log "error: VM $vmid does not exist on this node ('qm status $vmid' failed)"
     exit 1
   }
-  local waited=0 report answer last="the guest agent did not answer"
+  local deadline=$((SECONDS + timeout)) report answer last="the guest agent did not answer"
   while :; do
     if report="$(qm guest cmd "$vmid" network-get-interfaces 2>/dev/null)"; then
       answer="$(pick_ipv4 <<<"$report")"
@@ -73,12 +73,12 @@ main() {
       fi
       last="the agent reported ${answer#seen }"
     fi
-    if (( waited >= timeout )); then
+    # The deadline counts the agent calls too, not only the sleeps.
+    if (( SECONDS >= deadline )); then
       log "error: VM $vmid reported no usable IPv4 address within $timeout s ($last); check DHCP on its bridge and that qemu-guest-agent runs in the VM"
       exit 1
     fi
     sleep "$poll"
-    waited=$((waited + poll))
   done
 }
 

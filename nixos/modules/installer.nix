@@ -84,9 +84,9 @@ in
       NIXLAB_SYSTEM = "${nodeSystem}";
       NIXLAB_STATUS_FILE = "/run/nixlab-install/status";
       NIXLAB_MOUNT = "/mnt";
-      # Up for a minute after "done", so that finalize (polling every 15 s,
-      # at most 30 s) reads the success before the VM stops.
-      NIXLAB_DONE_LINGER = "60";
+      # Up after "done" until finalize has read it and shuts the VM down;
+      # an hour at the latest.
+      NIXLAB_DONE_LINGER = "3600";
     };
     serviceConfig = {
       Type = "oneshot";

@@ -17,9 +17,10 @@
 #   NIXLAB_SYSTEM       store path of the node's system.build.toplevel (required)
 #   NIXLAB_STATUS_FILE  status file (default /run/nixlab-install/status)
 #   NIXLAB_MOUNT        where the new root is mounted (default /mnt)
-#   NIXLAB_DONE_LINGER  seconds to stay up after writing "done" (default 60):
-#                       the pipeline polls the status at least every 30 s and
-#                       converts the VM only after it has seen "done"
+#   NIXLAB_DONE_LINGER  seconds to stay up after writing "done" (default 3600):
+#                       the pipeline shuts the VM down once it has read "done"
+#                       and never converts a VM that stopped without it, so a
+#                       pipeline that was interrupted still finds the result
 #
 # Status file: ONE line "<state>: <message>", state running|done|failed,
 # printable ASCII without '"' or '\', replaced atomically. Messages on stderr.
@@ -30,7 +31,7 @@ SWAP_GB="${NIXLAB_SWAP_GB:-0}"
 SYSTEM="${NIXLAB_SYSTEM:-}"
 STATUS_FILE="${NIXLAB_STATUS_FILE:-/run/nixlab-install/status}"
 MOUNT="${NIXLAB_MOUNT:-/mnt}"
-DONE_LINGER="${NIXLAB_DONE_LINGER:-60}"
+DONE_LINGER="${NIXLAB_DONE_LINGER:-3600}"
 VG="nixos-vg"
 ONE_MIB=1048576
 
@@ -261,11 +262,11 @@ main() {
   make_clone_safe
   unmount_target
 
-  write_status "done" "NixOS installed on $DISK; powering off in $DONE_LINGER s"
+  write_status "done" "NixOS installed on $DISK; waiting for the pipeline to shut the VM down (at the latest in $DONE_LINGER s)"
   FINISHED=1
-  log "installation complete; powering off in $DONE_LINGER s"
-  # Stay up long enough for the pipeline to read "done": a VM that stops
-  # without it is never turned into a template.
+  log "installation complete; waiting for the pipeline (powering off in $DONE_LINGER s at the latest)"
+  # Stay up until the pipeline has read "done" and shuts the VM down: a VM
+  # that stops without it is never turned into a template.
   sleep "$DONE_LINGER"
   systemctl poweroff
 }
