@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -95,6 +96,20 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 // against dir before validation (see Config.ResolvePaths); "" keeps them
 // relative to the working directory.
 func LoadConfigIn(ctx *pulumi.Context, dir string) (*Config, error) {
+	// The Pulumi CLI hands the program its config as JSON in PULUMI_CONFIG
+	// (the only place the keys can be listed): catch misspelled keys.
+	if raw := os.Getenv("PULUMI_CONFIG"); raw != "" {
+		var all map[string]any
+		if err := json.Unmarshal([]byte(raw), &all); err == nil {
+			keys := make([]string, 0, len(all))
+			for k := range all {
+				keys = append(keys, k)
+			}
+			if err := CheckKeys(keys); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if _, ok := ctx.GetConfig(Namespace + ":apiToken"); ok && !ctx.IsConfigSecret(Namespace+":apiToken") {
 		return nil, &KeyError{Key: Namespace + ":apiToken", Msg: "is stored in plain text; store it as a secret: pulumi config set --secret nixlab:apiToken 'user@realm!tokenid=uuid'"}
 	}

@@ -350,6 +350,19 @@ func TestBadConfigCreatesNothing(t *testing.T) {
 	}
 }
 
+func TestMisspelledKeyRefused(t *testing.T) {
+	cfg := labConfig(t, nil)
+	// As the Pulumi CLI passes the stack config to the program.
+	t.Setenv("PULUMI_CONFIG", `{"nixlab:proxmox":"{}","nixlab:nodeGroup":"{}","aws:region":"x"}`)
+	rec, err := runMocked(t, cfg, false, stack.Program)
+	if err == nil || !strings.Contains(err.Error(), "nixlab:nodeGroup: is not a nixlab setting; did you mean nixlab:nodeGroups?") {
+		t.Fatalf("error = %v, want the misspelled key named", err)
+	}
+	if len(rec.regs) != 0 {
+		t.Errorf("resources registered despite the misspelled key: %v", rec.names())
+	}
+}
+
 func TestPlainTextTokenRefused(t *testing.T) {
 	cfg := labConfig(t, nil)
 	rec := newRecorder()
