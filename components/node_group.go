@@ -114,6 +114,10 @@ type Node struct {
 	// IPv4 is the node's address (no prefix). It resolves once the node
 	// passed its readiness check; in static mode it is known at preview.
 	IPv4 pulumi.StringOutput
+	// User is the login user the node was cloned with: AdminUser, or the
+	// earlier admin user of a node cloned before it changed (cloud-init
+	// users are never changed on a running node).
+	User pulumi.StringOutput
 	// VM and Ready are the node's resources; Address (DHCP mode only)
 	// waits on the Proxmox host for the node's IPv4 lease.
 	VM      *vm.VirtualMachine
@@ -297,6 +301,14 @@ func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 		return nil, err
 	}
 
+	admin := a.AdminUser
+	n.User = n.VM.Initialization.ApplyT(func(init *vm.VirtualMachineInitialization) string {
+		if init != nil && init.UserAccount != nil && init.UserAccount.Username != nil && *init.UserAccount.Username != "" {
+			return *init.UserAccount.Username
+		}
+		return admin
+	}).(pulumi.StringOutput)
+
 	var ip pulumi.StringOutput
 	if staticIP != "" {
 		ip = pulumi.String(staticIP).ToStringOutput()
@@ -318,7 +330,7 @@ func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 	n.Ready, err = remote.NewCommand(ctx, fmt.Sprintf("%s-%d-ready", group, i), &remote.CommandArgs{
 		Connection: remote.ConnectionArgs{
 			Host:       ip,
-			User:       pulumi.String(a.AdminUser),
+			User:       n.User,
 			PrivateKey: pulumi.ToSecret(a.SSHPrivateKey).(pulumi.StringOutput),
 			// The node may still be booting: keep dialling for a while.
 			DialErrorLimit: pulumi.Int(60),

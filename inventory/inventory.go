@@ -66,6 +66,10 @@ type Node struct {
 	// "192.168.1.31". "" means not known (e.g. DHCP before deployment);
 	// the host then has no ansible_host (nor ip/access_ip).
 	IPv4 string
+	// User, when set, is this host's own ansible_user, overriding
+	// Options.User: a node keeps the login user it was cloned with when
+	// the configured admin user changes later.
+	User string
 }
 
 // Options are the connection settings, rendered as group variables of
@@ -234,6 +238,9 @@ func validate(nodes []Node, opts Options, flavor Flavor, format Format) error {
 			vmids[n.VMID] = i
 		}
 
+		if strings.IndexFunc(n.User, badValueRune) >= 0 {
+			add("%s: User (ansible_user) %q contains whitespace or control characters", node, n.User)
+		}
 		if n.IPv4 != "" {
 			if err := checkIPv4(n.IPv4); err != nil {
 				add("%s: IPv4 %q %v", node, n.IPv4, err)

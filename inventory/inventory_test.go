@@ -87,7 +87,27 @@ const (
 )
 
 func goldenCases() []goldenCase {
+	userOverride := labNodes()
+	for i := range userOverride {
+		if userOverride[i].Name == cp1 {
+			userOverride[i].User = "ops" // cloned before adminUser changed to nixos
+		}
+	}
+	opsHV := hv(FlavorNixlab, "192.168.1.21", 9100, RoleControlPlane)
+	opsHV["ansible_user"] = "ops"
 	return []goldenCase{
+		{
+			name: "nixlab-user-override", nodes: userOverride, opts: labOpts, flavor: FlavorNixlab,
+			groups: map[string][]string{
+				"all": {cp1, w1, w2}, "ungrouped": {}, "k8s_cluster": {cp1, w1, w2},
+				"control_plane": {cp1}, "workers": {w1, w2},
+			},
+			hostvars: map[string]map[string]any{
+				cp1: opsHV,
+				w1:  hv(FlavorNixlab, "192.168.1.31", 9200, RoleWorker),
+				w2:  hv(FlavorNixlab, "192.168.1.32", 9201, RoleWorker),
+			},
+		},
 		{
 			name: "nixlab-lab", nodes: labNodes(), opts: labOpts, flavor: FlavorNixlab,
 			groups: map[string][]string{
@@ -354,6 +374,7 @@ func TestValidation(t *testing.T) {
 		{name: "key file with space", opts: Options{User: "nixos", PrivateKeyFile: "my keys/id"}, want: []string{"Options.PrivateKeyFile", "ansible_ssh_private_key_file", "whitespace"}},
 		{name: "key file with newline", opts: Options{User: "nixos", PrivateKeyFile: "id\n[all]"}, want: []string{"Options.PrivateKeyFile", "newlines"}},
 		{name: "key file with tab", opts: Options{User: "nixos", PrivateKeyFile: "id\tx"}, want: []string{"Options.PrivateKeyFile"}},
+		{name: "node user with space", nodes: node(func(n *Node) { n.User = "o ps" }), want: []string{"nodes[1]", "User (ansible_user)"}},
 		{name: "known hosts with space", opts: Options{User: "nixos", KnownHostsFile: "my state/known_hosts"}, want: []string{"Options.KnownHostsFile", "whitespace"}},
 		{name: "known hosts with quote", opts: Options{User: "nixos", KnownHostsFile: "x'y"}, want: []string{"Options.KnownHostsFile", "quotes"}},
 		{name: "key material", opts: Options{User: "nixos", PrivateKeyFile: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n"}, want: []string{"Options.PrivateKeyFile", "key material"}},

@@ -110,12 +110,17 @@ func buildModel(nodes []Node, opts Options, flavor Flavor) model {
 	}
 }
 
-// nixlabVars are the per-host variables every flavour sets.
+// nixlabVars are the per-host variables every flavour sets, plus the host's
+// own login user when it has one.
 func nixlabVars(n Node) []variable {
-	return []variable{
+	vars := []variable{
 		{"nixlab_vm_id", num(n.VMID)},
 		{"nixlab_role", str(string(n.Role))},
 	}
+	if n.User != "" {
+		vars = append(vars, variable{"ansible_user", str(n.User)})
+	}
+	return vars
 }
 
 // defs are hosts with their variables (nixlab flavour).

@@ -107,27 +107,36 @@ func InventoryOptions(cfg *Config, stackName string) inventory.Options {
 // known (that is, after every readiness check passed).
 func inventories(ctx *pulumi.Context, cfg *Config, lab *Lab) {
 	var meta []inventory.Node
-	var ips []any
+	var vals []any // per node: address, then login user
 	for _, name := range cfg.GroupOrder() {
 		for _, n := range lab.NodeGroups[name].Nodes {
 			meta = append(meta, inventory.Node{Name: n.Name, Role: inventory.Role(n.Role), VMID: n.VMID})
-			ips = append(ips, n.IPv4)
+			vals = append(vals, n.IPv4, n.User)
 		}
 	}
 	opts := InventoryOptions(cfg, ctx.Stack())
 	render := func(flavor inventory.Flavor, format inventory.Format) pulumi.StringOutput {
-		return pulumi.All(ips...).ApplyT(func(vals []any) (string, error) {
-			nodes := make([]inventory.Node, len(meta))
-			for i, n := range meta {
-				n.IPv4 = vals[i].(string)
-				nodes[i] = n
-			}
-			return inventory.Render(nodes, opts, flavor, format)
+		return pulumi.All(vals...).ApplyT(func(v []any) (string, error) {
+			return inventory.Render(inventoryNodes(meta, v, opts.User), opts, flavor, format)
 		}).(pulumi.StringOutput)
 	}
 	lab.Inventory = render(inventory.FlavorNixlab, inventory.FormatINI)
 	lab.InventoryYAML = render(inventory.FlavorNixlab, inventory.FormatYAML)
 	lab.InventoryKubespray = render(inventory.FlavorKubespray, inventory.FormatINI)
+}
+
+// inventoryNodes fills each node's address and, when it differs from the
+// admin user, its own login user, from vals (address, user per node).
+func inventoryNodes(meta []inventory.Node, vals []any, admin string) []inventory.Node {
+	nodes := make([]inventory.Node, len(meta))
+	for i, n := range meta {
+		n.IPv4 = vals[2*i].(string)
+		if user := vals[2*i+1].(string); user != admin {
+			n.User = user
+		}
+		nodes[i] = n
+	}
+	return nodes
 }
 
 // swapGB is the template's swap size after defaults.

@@ -89,7 +89,7 @@ func Outputs(ctx *pulumi.Context, cfg *Config, lab *Lab) map[string]pulumi.Input
 		nodes = append(nodes, g.NodesOutput)
 		for _, n := range g.Nodes {
 			ssh[n.Name] = pulumi.Sprintf("ssh -i %s -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=%s %s@%s",
-				keyFile, knownHosts, cfg.AdminUser, n.IPv4)
+				keyFile, knownHosts, n.User, n.IPv4)
 		}
 	}
 	flat := nodes.ToArrayOutput().ApplyT(func(groups []any) []any {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nixlab/nixlab/inventory"
 )
 
 const testToken = "root@pam!nixlab=01234567-89ab-cdef-0123-456789abcdef"
@@ -298,4 +300,18 @@ func unwrapAll(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+func TestInventoryNodesKeepEachNodesUser(t *testing.T) {
+	meta := []inventory.Node{{Name: "a", Role: inventory.RoleWorker, VMID: 9200}, {Name: "b", Role: inventory.RoleWorker, VMID: 9201}}
+	nodes := inventoryNodes(meta, []any{"10.0.0.1", "nixos", "10.0.0.2", "ops"}, "nixos")
+	if nodes[0].User != "" || nodes[0].IPv4 != "10.0.0.1" {
+		t.Errorf("node a = %+v, want the group's user and its address", nodes[0])
+	}
+	if nodes[1].User != "ops" || nodes[1].IPv4 != "10.0.0.2" {
+		t.Errorf("node b = %+v, want its own user ops", nodes[1])
+	}
+	if meta[1].User != "" {
+		t.Error("the input nodes were modified")
+	}
 }
