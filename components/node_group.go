@@ -23,6 +23,8 @@ const (
 
 // Defaults of K8sNodeGroupArgs.
 const (
+	DefaultNodeCores        = 2
+	DefaultNodeMemoryMB     = 4096
 	DefaultCloneRetries     = 3
 	DefaultAgentTimeout     = "5m"
 	DefaultReadinessTimeout = 10 * time.Minute
@@ -147,10 +149,10 @@ func (a K8sNodeGroupArgs) withDefaults() K8sNodeGroupArgs {
 		a.Readiness.Timeout = DefaultReadinessTimeout
 	}
 	if a.Cores == 0 {
-		a.Cores = 2
+		a.Cores = DefaultNodeCores
 	}
 	if a.MemoryMB == 0 {
-		a.MemoryMB = 4096
+		a.MemoryMB = DefaultNodeMemoryMB
 	}
 	if a.DiskSizeGB == 0 {
 		a.DiskSizeGB = DefaultTemplateDiskSizeGB

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -77,7 +76,6 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *c
 		Host: proxmoxHost(cfg),
 		Readiness: components.NodeReadiness{
 			SwapExpected: swapGB(cfg) > 0,
-			Timeout:      10 * time.Minute,
 		},
 		CloneAfter: after,
 	}

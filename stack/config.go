@@ -1,5 +1,7 @@
 package stack
 
+import "github.com/nixlab/nixlab/components"
+
 // Config is the whole typed stack configuration: every `nixlab:*` key of a
 // stack file. LoadConfig fills it from Pulumi config; Go callers may build
 // one directly, call ApplyDefaults and Validate, and hand it to Deploy.
@@ -124,8 +126,8 @@ type NodeGroupConfig struct {
 
 // Roles a node group may have.
 const (
-	RoleControlPlane = "control-plane"
-	RoleWorker       = "worker"
+	RoleControlPlane = components.RoleControlPlane
+	RoleWorker       = components.RoleWorker
 )
 
 // Network modes.

@@ -3,31 +3,35 @@ package stack
 import (
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/nixlab/nixlab/components"
 )
 
 // Defaults used when a key is absent. They match the `default:` entries of
 // Pulumi.yaml; an object-typed stack value replaces the project default as a
-// whole, so per-field defaults are applied here.
+// whole, so per-field defaults are applied here. Where a component has the
+// same default, it is the component's.
 const (
 	DefaultClusterName           = "nixlab"
-	DefaultISOStorage            = "local"
-	DefaultVMStorage             = "local-lvm"
-	DefaultBridge                = "vmbr0"
+	DefaultISOStorage            = components.DefaultISOStorage
+	DefaultVMStorage             = components.DefaultVMStorage
+	DefaultBridge                = components.DefaultBridge
 	DefaultSSHUser               = "root"
 	DefaultSSHPort               = 22
 	DefaultTemplateVMID          = 9000
 	DefaultTemplateName          = "nixlab-template"
-	DefaultDiskSizeGB            = 20
+	DefaultDiskSizeGB            = components.DefaultTemplateDiskSizeGB
 	DefaultSwapSizeGB            = 2
-	DefaultInstallTimeoutMinutes = 60
-	DefaultTemplateCores         = 2
-	DefaultTemplateMemoryMB      = 4096
+	DefaultInstallTimeoutMinutes = int(components.DefaultInstallTimeout / time.Minute)
+	DefaultTemplateCores         = components.DefaultTemplateCores
+	DefaultTemplateMemoryMB      = components.DefaultTemplateMemoryMB
 	DefaultNFSMountPoint         = "/mnt/nfs"
 	DefaultAdminUser             = "nixos"
 	DefaultTimezone              = "UTC"
-	DefaultStateDir              = ".nixlab"
-	DefaultNodeCores             = 2
-	DefaultNodeMemoryMB          = 4096
+	DefaultStateDir              = components.DefaultStateDir
+	DefaultNodeCores             = components.DefaultNodeCores
+	DefaultNodeMemoryMB          = components.DefaultNodeMemoryMB
 )
 
 // DefaultNFSOptions keep boot from hanging when the NAS is away; see
