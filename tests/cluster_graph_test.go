@@ -152,10 +152,7 @@ func TestReadinessChecks(t *testing.T) {
 		if !conn.IsSecret() && !conn.ObjectValue()["privateKey"].IsSecret() {
 			t.Errorf("%s-ready: the private key is not a secret", n.res)
 		}
-		if conn.IsSecret() {
-			conn = conn.SecretValue().Element
-		}
-		c := conn.ObjectValue()
+		c := revealed(conn).ObjectValue()
 		if ig := ready.RegisterRPC.GetIgnoreChanges(); !slices.Contains(ig, "connection") {
 			t.Errorf("%s-ready re-runs on an address change before the node reboots (ignoreChanges %v)", n.res, ig)
 		}
@@ -170,11 +167,7 @@ func TestReadinessChecks(t *testing.T) {
 		if !strings.Contains(lookup.Inputs["create"].StringValue(), fmt.Sprintf("'node-address' '%d' '300' '5'", n.vmID)) {
 			t.Errorf("%s-address runs ...%s", n.res, tail(lookup.Inputs["create"].StringValue(), 60))
 		}
-		lconn := lookup.Inputs["connection"]
-		if lconn.IsSecret() {
-			lconn = lconn.SecretValue().Element
-		}
-		if h := lconn.ObjectValue()["host"].StringValue(); h != "192.168.1.5" {
+		if h := revealed(lookup.Inputs["connection"]).ObjectValue()["host"].StringValue(); h != "192.168.1.5" {
 			t.Errorf("%s-address runs on %q, want the Proxmox host", n.res, h)
 		}
 		if deps := ready.RegisterRPC.GetPropertyDependencies()["connection"]; deps == nil || !slices.Contains(deps.GetUrns(), lookup.URN) {
@@ -211,11 +204,7 @@ func TestStaticAddresses(t *testing.T) {
 		if dns["domain"].StringValue() != "lab.example" || !slices.Contains(stringsOf(dns["servers"]), "192.168.1.1") {
 			t.Errorf("%s: dns = %v", res, dns)
 		}
-		host := rec.get(t, res+"-ready").Inputs["connection"]
-		if host.IsSecret() {
-			host = host.SecretValue().Element
-		}
-		if got := host.ObjectValue()["host"]; !got.IsString() || got.StringValue() != ip {
+		if got := revealed(rec.get(t, res+"-ready").Inputs["connection"]).ObjectValue()["host"]; !got.IsString() || got.StringValue() != ip {
 			t.Errorf("%s-ready host = %v at preview, want %s", res, got, ip)
 		}
 	}

@@ -189,6 +189,15 @@ func await(ctx *pulumi.Context, out pulumi.Output) (internals.UnsafeAwaitOutputR
 	return internals.UnsafeAwaitOutput(context.Background(), out)
 }
 
+// revealed is v without its secret wrapper, if it has one (pulumi-command
+// marks a whole connection secret when it holds a key).
+func revealed(v resource.PropertyValue) resource.PropertyValue {
+	if v.IsSecret() {
+		return v.SecretValue().Element
+	}
+	return v
+}
+
 // plainStrings lists every non-secret string inside a property value.
 func plainStrings(v resource.PropertyValue) []string {
 	switch {

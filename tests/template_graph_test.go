@@ -164,13 +164,10 @@ func TestSSHPrivateKeyFileIsSecret(t *testing.T) {
 	proxmox := `{"endpoint":"https://192.168.1.5:8006/","node":"pve","ssh":{"host":"192.168.1.5","privateKeyFile":"` + keyFile + `","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyHostKeyHostKeyHostKeyHostKeyHostKey"}}`
 	cfg := labConfig(t, map[string]string{"nixlab:proxmox": proxmox})
 	rec, _ := deployLab(t, cfg, false)
-	conn := rec.get(t, "template-finalize").Inputs["connection"]
-	connSecret := conn.IsSecret()
-	if connSecret {
-		conn = conn.SecretValue().Element
-	}
+	rawConn := rec.get(t, "template-finalize").Inputs["connection"]
+	conn := revealed(rawConn)
 	pk := conn.ObjectValue()["privateKey"]
-	if !connSecret && !pk.IsSecret() {
+	if !rawConn.IsSecret() && !pk.IsSecret() {
 		t.Fatalf("finalize connection privateKey is not a secret")
 	}
 	if conn.ObjectValue()["hostKey"].StringValue() == "" {
