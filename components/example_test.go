@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,7 +47,11 @@ func ExampleNewK8sNodeGroup() {
 				},
 			},
 			StateDir: os.TempDir() + "/nixlab-example",
-			Host:     components.ProxmoxHost{Address: "pve.lab.example", PrivateKeyFile: ""},
+			// The host's key, as `ssh-keyscan -t ed25519 pve.lab.example` prints it;
+			// without it the template records the key on first contact
+			// (components.PinProxmoxHostKey).
+			Host: components.ProxmoxHost{Address: "pve.lab.example",
+				HostKey: pulumi.String("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJzbjOvVYvdEcAUy1V5RRl0HI9Fhrj7uu9gCwM+0bUFN")},
 		}, pulumi.Provider(provider))
 		if err != nil {
 			return err
@@ -60,7 +65,8 @@ func ExampleNewK8sNodeGroup() {
 			MemoryMB:      8192,
 			DiskSizeGB:    40,
 			NodeName:      pulumi.String("pve"),
-			TemplateVmId:  template.TemplateVmId,
+			TemplateVMID:  template.VMID,
+			Template:      template.Ready,
 			AdminUser:     "ops",
 			SSHPublicKeys: pulumi.StringArray{key.PublicKeyOpenssh},
 			SSHPrivateKey: key.PrivateKeyOpenssh,
@@ -103,6 +109,10 @@ func (exampleMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.
 		out["privateKeyOpenssh"] = resource.MakeSecret(resource.NewProperty("private"))
 	case "command:local:Command", "command:remote:Command":
 		out["stdout"] = resource.NewProperty("ok")
+		if strings.HasSuffix(args.Name, "-host-key") {
+			// What ssh-keyscan prints for the Proxmox host.
+			out["stdout"] = resource.NewProperty("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGduv1etVrsUTD70C0EJnwb4E9sTCQbcxa3of7ltWa0E\n")
+		}
 	}
 	return args.Name + "-id", out, nil
 }

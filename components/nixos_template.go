@@ -86,9 +86,15 @@ type NixOSTemplateArgs struct {
 type NixOSTemplate struct {
 	pulumi.ResourceState
 
-	// TemplateVmId resolves once the VM has become a template; clones that
-	// use it wait for the conversion.
+	// TemplateVmId resolves once the VM has become a template (a stack
+	// output). Clones must not take it as an input: use VMID and Ready
+	// (K8sNodeGroupArgs.TemplateVMID and Template).
 	TemplateVmId pulumi.IntOutput
+	// VMID is the template's fixed VM ID, a plain value.
+	VMID int
+	// Ready is the resource whose completion means the template exists
+	// (the conversion, Finalize): what clones wait for by dependsOn.
+	Ready pulumi.Resource
 	// IsoFileId is the uploaded ISO's volume ID, "<storage>:iso/<file>".
 	IsoFileId pulumi.StringOutput
 	// ContentHash is the SHA-256 of the template inputs.
@@ -212,17 +218,25 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 			return nil, fmt.Errorf("NixOSTemplate %s: rendering nix sources into %s: %w", name, flakeDir, err)
 		}
 	}
-	conn, err := a.Host.connection()
-	if err != nil {
-		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
-	}
-
 	target := a.Host.target(a.ISOStorage)
 	t := &NixOSTemplate{Hash: hash, ISOFileName: "nixlab-" + short + "-" + target + ".iso"}
 	if err := ctx.RegisterComponentResource(NixOSTemplateType, name, t, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(t)
+	// Every connection to the host checks its pinned key (PinProxmoxHostKey).
+	host, err := a.Host.pinned(ctx, name+"-host-key", parent)
+	if err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+	}
+	conn, err := host.connection()
+	if err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+	}
+	sshEnv, err := host.sshEnvironment()
+	if err != nil {
+		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
+	}
 
 	// The command resources re-run only when their triggers change: the
 	// scripts and the environment (absolute paths of this checkout) are
@@ -257,8 +271,8 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		"NIXLAB_STORAGE":       pulumi.String(a.ISOStorage),
 		"NIXLAB_ISO_FILE_NAME": pulumi.String(t.ISOFileName),
 	}
-	for k, v := range a.Host.sshEnvironment() {
-		uploadEnv[k] = pulumi.String(v)
+	for k, v := range sshEnv {
+		uploadEnv[k] = v
 	}
 	t.Upload, err = local.NewCommand(ctx, name+"-upload", &local.CommandArgs{
 		Create:      pulumi.String(scriptCommand("upload-iso.sh", "create")),
@@ -275,11 +289,7 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 	}
 
 	t.VM, err = vm.NewVirtualMachine(ctx, name+"-vm", installerVMArgs(a, hash, t.Upload.Stdout), parent,
-		// The installer powers the VM off, finalize detaches the CD and
-		// converts it with qm (the boot order loses the CD with it): none of
-		// that may look like drift, and
-		// flipping `template` through the provider would recreate the VM.
-		pulumi.IgnoreChanges([]string{"started", "template", "cdrom", "bootOrders"}),
+		pulumi.IgnoreChanges(TemplateVMIgnoreChanges()),
 		// A new content hash (in the description) means a new template.
 		pulumi.ReplaceOnChanges([]string{"description"}),
 		// The VM ID is fixed: the old VM must go before the new one.
@@ -300,19 +310,23 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		Triggers: pulumi.Array{t.VM.ID(), pulumi.String(hash)},
 		Logging:  remote.LoggingStdoutAndStderr,
 	}, parent, pulumi.DependsOn([]pulumi.Resource{t.VM}),
-		// The connection carries a secret key and may change with the
-		// user's setup; it is no reason to re-run the conversion.
-		pulumi.IgnoreChanges([]string{"connection", "create"}),
+		// Never updated (remoteCommandIgnoreChanges): the connection
+		// carries a secret key and may change with the user's setup; it is
+		// no reason to re-run the conversion.
+		pulumi.IgnoreChanges(remoteCommandIgnoreChanges()),
 	)
 	if err != nil {
 		return nil, err
 	}
 
 	// The template's VM ID is fixed, so it is known even in a preview that
-	// replaces the template: clones see no change. The output still carries
-	// the dependency on finalize, so a clone waits for the conversion.
+	// replaces the template. The output carries the dependency on finalize
+	// for whoever reads it (the stack output); clones take the plain VMID
+	// and wait for Ready instead (see K8sNodeGroupArgs.TemplateVMID).
 	t.TemplateVmId = pulumi.OutputWithDependencies(ctx.Context(),
 		pulumi.Int(a.VMID).ToIntOutput(), t.Finalize).(pulumi.IntOutput)
+	t.VMID = a.VMID
+	t.Ready = t.Finalize
 	t.IsoFileId = t.Upload.Stdout
 	t.ContentHash = pulumi.String(hash).ToStringOutput()
 
@@ -326,6 +340,25 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 	return t, nil
 }
 
+// TemplateVMIgnoreChanges are the ignoreChanges paths of the installer VM
+// (the template). The installer powers the VM off; finalize detaches the CD
+// and converts the VM with `qm template` (the boot order loses the CD with
+// it). None of that may look like drift, and flipping `template` through
+// the provider would recreate the VM:
+//   - started, template, cdrom, bootOrders: what finalize changes;
+//   - ipv4Addresses, ipv6Addresses, networkInterfaceNames: the template
+//     reads back stopped, so `started` differs from the program's true and
+//     network.CustomizeDiff (proxmoxtf/resource/vm/network/schema.go, bpg
+//     v0.69.1) marks these computed; ignoring `started` alone leaves them as
+//     a diff on every `up` after a refresh (the bridge drops only ignored
+//     attributes from the provider's diff: processIgnoreChanges in
+//     pkg/tfshim/sdk-v2/instance_diff.go, bridge v3.99.0);
+//   - DiskSpeedIgnore: see there.
+func TemplateVMIgnoreChanges() []string {
+	return []string{"started", "template", "cdrom", "bootOrders",
+		"ipv4Addresses", "ipv6Addresses", "networkInterfaceNames", DiskSpeedIgnore}
+}
+
 // installerVMArgs describe the VM that boots the installer ISO and becomes
 // the template.
 func installerVMArgs(a NixOSTemplateArgs, hash string, isoFileID pulumi.StringOutput) *vm.VirtualMachineArgs {
@@ -335,8 +368,13 @@ func installerVMArgs(a NixOSTemplateArgs, hash string, isoFileID pulumi.StringOu
 		VmId:        pulumi.Int(a.VMID),
 		Name:        pulumi.String(a.Name),
 		Description: pulumi.String("NixOS template built by nixlab. Content hash " + hash + "."),
-		Tags:        pulumi.ToStringArray([]string{"nixlab", "template"}),
+		Tags:        vmTags("nixlab", "template"),
+		// The provider's `enabled` defaults to false, and only enabled
+		// drives are encoded into the create request
+		// (vms.CustomStorageDevice.EncodeValues, bpg v0.69.1): without it
+		// the VM gets no CD and boots nothing.
 		Cdrom: &vm.VirtualMachineCdromArgs{
+			Enabled:   pulumi.Bool(true),
 			FileId:    isoFileID,
 			Interface: pulumi.String(CdromInterface),
 		},

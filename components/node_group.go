@@ -74,9 +74,19 @@ type K8sNodeGroupArgs struct {
 	DiskSizeGB int
 	// NodeName is the Proxmox node that holds the template and the clones.
 	NodeName pulumi.StringInput
-	// TemplateVmId is the template to clone; pass NixOSTemplate.TemplateVmId
-	// so that every clone waits for the template conversion.
-	TemplateVmId pulumi.IntInput
+	// TemplateVMID is the VM ID of the template to clone (NixOSTemplate.VMID),
+	// a plain value on purpose: a clone's `clone` block is ForceNew, and the
+	// engine replaces a resource with deleteBeforeReplace (the template VM)
+	// together with every dependent whose ForceNew input takes a value from
+	// a replaced resource (calculateDependentReplacements in pulumi/pulumi
+	// pkg/resource/deploy/step_generator.go). A VM ID that carried the
+	// template's outputs would delete every node at once on a template
+	// rebuild.
+	TemplateVMID int
+	// Template is what every clone waits for (a plain dependsOn, which that
+	// engine rule does not follow): NixOSTemplate.Ready, the conversion into
+	// a template. Required.
+	Template pulumi.Resource
 	// VMStorage holds the clone disks and cloud-init drives.
 	VMStorage pulumi.StringInput
 	// Bridge for the node NICs.
@@ -94,12 +104,15 @@ type K8sNodeGroupArgs struct {
 	Host ProxmoxHost
 	// Readiness tunes the post-boot check.
 	Readiness NodeReadiness
-	// CloneAfter is the last clone of the same template registered before
-	// this group (K8sNodeGroup.LastClone of the previous group); nil for the
-	// first group. Each clone waits for the one before it: a resource is
-	// registered only once every resource it depends on has been processed,
-	// so the chain orders every new clone after every clone before it, also
-	// when several groups grow in one update.
+	// CloneAfter is what this group's first clone waits for: the readiness
+	// check of the last node registered before this group
+	// (K8sNodeGroup.LastClone of the previous group); nil for the first
+	// group. Each clone waits for the node before it to be cloned and
+	// ready: a resource is registered only once every resource it depends
+	// on has been processed, so the chain orders every new clone after every
+	// clone before it, also when several groups grow in one update, and an
+	// update that reboots nodes (see RebootFields) reboots them one at a
+	// time, each after the previous one is back and passed its check.
 	CloneAfter pulumi.Resource
 	// CloneRetries is passed to the provider; default 3.
 	CloneRetries int
@@ -136,8 +149,9 @@ type K8sNodeGroup struct {
 	Nodes []*Node
 	// NodesOutput is the nodes as a list of {name, role, vmId, ipv4}.
 	NodesOutput pulumi.ArrayOutput
-	// LastClone is the group's last clone (or CloneAfter for an empty
-	// group): pass it as the next group's CloneAfter.
+	// LastClone is the readiness check of the group's last node (or
+	// CloneAfter for an empty group): pass it as the next group's
+	// CloneAfter.
 	LastClone pulumi.Resource
 }
 
@@ -176,13 +190,16 @@ func (a K8sNodeGroupArgs) check(name string) error {
 		errs = append(errs, fmt.Errorf("Count %d is negative", a.Count))
 	}
 	if a.VMIDStart < 100 || a.VMIDStart+max(a.Count, 1)-1 > 999999999 {
-		errs = append(errs, fmt.Errorf("VM IDs %d-%d are outside 100-999999999", a.VMIDStart, a.VMIDStart+a.Count-1))
+		errs = append(errs, fmt.Errorf("VM IDs %d-%d are outside 100-999999999", a.VMIDStart, a.VMIDStart+max(a.Count, 1)-1))
 	}
 	if a.ClusterName == "" || a.AdminUser == "" {
 		errs = append(errs, errors.New("ClusterName and AdminUser are required"))
 	}
-	if a.NodeName == nil || a.TemplateVmId == nil || a.SSHPublicKeys == nil || a.SSHPrivateKey == nil {
-		errs = append(errs, errors.New("NodeName, TemplateVmId, SSHPublicKeys and SSHPrivateKey are required"))
+	if a.NodeName == nil || a.Template == nil || a.SSHPublicKeys == nil || a.SSHPrivateKey == nil {
+		errs = append(errs, errors.New("NodeName, Template, SSHPublicKeys and SSHPrivateKey are required"))
+	}
+	if a.TemplateVMID < 100 || a.TemplateVMID > 999999999 {
+		errs = append(errs, fmt.Errorf("TemplateVMID %d is outside 100-999999999: pass NixOSTemplate.VMID", a.TemplateVMID))
 	}
 	if a.Network.CIDR == "" {
 		if err := a.Host.check(); err != nil {
@@ -221,7 +238,12 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 	}
 	b := &groupBuilder{ctx: ctx, g: g, group: name, a: a}
 	if a.Network.CIDR == "" {
-		conn, err := a.Host.connection()
+		// The address lookups check the host's pinned key (PinProxmoxHostKey).
+		host, err := a.Host.pinned(ctx, name+"-host-key", pulumi.Parent(g))
+		if err != nil {
+			return nil, fmt.Errorf("K8sNodeGroup %s: %w", name, err)
+		}
+		conn, err := host.connection()
 		if err != nil {
 			return nil, fmt.Errorf("K8sNodeGroup %s: %w", name, err)
 		}
@@ -235,7 +257,7 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 			return nil, err
 		}
 		g.Nodes = append(g.Nodes, node)
-		prev = node.VM
+		prev = node.Ready
 		outputs = append(outputs, pulumi.Map{
 			"name": pulumi.String(node.Name),
 			"role": pulumi.String(node.Role),
@@ -261,8 +283,61 @@ type groupBuilder struct {
 	hostConn remote.ConnectionArgs
 }
 
-// newNode registers node i of the group: the clone, in DHCP mode its address
-// lookup, and its readiness check.
+// CloneIgnoreChanges are the ignoreChanges paths of every clone:
+//   - clone: a clone does not depend on its template once it exists; a new
+//     template (or new clone retries, ForceNew in the provider) must not
+//     replace running nodes. New nodes are cloned from the template of
+//     their day.
+//   - initialization.userAccount: the cloud-init user and keys, which the
+//     provider can only change by replacing the VM (ForceNew): they never
+//     wipe a running node. The node keeps the user it was cloned with
+//     (Node.User reads it from state).
+//   - cdrom: the bridge's Check fills the block's DefaultFunc
+//     ({enabled: false, fileId: "", interface: "ide3"}; the VM schema in
+//     proxmoxtf/resource/vm/vm.go, bpg v0.69.1), while vmReadCustom finds
+//     no drive at ide3 on a clone (a disabled CD is never sent, and
+//     finalize removed the template's) and reads `cdrom` as empty: without
+//     the ignore every clone shows an update on every `up`
+//     (pulumi-proxmoxve#35, #563). nixlab never gives a node a CD.
+//   - DiskSpeedIgnore: see there.
+func CloneIgnoreChanges() []string {
+	return []string{"cdrom", "clone", "initialization.userAccount", DiskSpeedIgnore}
+}
+
+// nodeIdentity is the cloud-init addressing of one node.
+type nodeIdentity struct {
+	ipv4 *vm.VirtualMachineInitializationIpConfigIpv4Args
+	// staticIP is the address without prefix; empty in DHCP mode.
+	staticIP string
+}
+
+func (b *groupBuilder) identity(i int) (nodeIdentity, error) {
+	a := b.a
+	if a.Network.CIDR == "" {
+		return nodeIdentity{
+			ipv4: &vm.VirtualMachineInitializationIpConfigIpv4Args{Address: pulumi.String("dhcp")},
+		}, nil
+	}
+	addr, err := StaticIPv4(a.Network.CIDR, a.Network.HostOffset+i-1)
+	if err != nil {
+		return nodeIdentity{}, err
+	}
+	return nodeIdentity{
+		ipv4: &vm.VirtualMachineInitializationIpConfigIpv4Args{
+			Address: pulumi.String(addr),
+			Gateway: pulumi.String(a.Network.Gateway),
+		},
+		staticIP: strings.SplitN(addr, "/", 2)[0],
+	}, nil
+}
+
+// newNode registers node i of the group, in three stages:
+//  1. the clone, after `after` (the previous node's readiness check, or the
+//     previous group's last one): clones never run in parallel, and an
+//     update that reboots nodes reboots one node at a time;
+//  2. in DHCP mode, the lookup of its address on the Proxmox host;
+//  3. its readiness check, which runs again whenever the VM is replaced or
+//     an update reboots it (rebootTriggers).
 func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 	ctx, g, group, a := b.ctx, b.g, b.group, b.a
 	n := &Node{
@@ -270,57 +345,94 @@ func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 		Role: a.Role,
 		VMID: a.VMIDStart + i - 1,
 	}
-	ipConfig := &vm.VirtualMachineInitializationIpConfigIpv4Args{Address: pulumi.String("dhcp")}
-	staticIP := ""
-	if a.Network.CIDR != "" {
-		addr, err := StaticIPv4(a.Network.CIDR, a.Network.HostOffset+i-1)
-		if err != nil {
-			return nil, err
-		}
-		staticIP = strings.SplitN(addr, "/", 2)[0]
-		ipConfig = &vm.VirtualMachineInitializationIpConfigIpv4Args{
-			Address: pulumi.String(addr),
-			Gateway: pulumi.String(a.Network.Gateway),
-		}
+	id, err := b.identity(i)
+	if err != nil {
+		return nil, err
 	}
 	opts := []pulumi.ResourceOption{
 		pulumi.Parent(g),
 		// Fixed VM IDs: the old VM must be gone before its replacement.
 		pulumi.DeleteBeforeReplace(true),
-		// A clone does not depend on its template once it exists: a new
-		// template (or new clone retries) must not replace running nodes.
-		// New nodes are cloned from the template of their day. Likewise the
-		// cloud-init user and keys, which the provider can only change by
-		// replacing the VM: they never wipe a running node.
-		pulumi.IgnoreChanges([]string{"clone", "initialization.userAccount"}),
+		pulumi.IgnoreChanges(CloneIgnoreChanges()),
 	}
+	// The template by dependsOn only (see K8sNodeGroupArgs.TemplateVMID).
+	deps := []pulumi.Resource{a.Template}
 	if after != nil {
-		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{after}))
+		deps = append(deps, after)
 	}
-	var err error
-	n.VM, err = vm.NewVirtualMachine(ctx, fmt.Sprintf("%s-%d", group, i), cloneArgs(n, a, ipConfig), opts...)
+	opts = append(opts, pulumi.DependsOn(deps))
+	args := cloneArgs(n, a, id.ipv4)
+	n.VM, err = vm.NewVirtualMachine(ctx, fmt.Sprintf("%s-%d", group, i), args, opts...)
 	if err != nil {
 		return nil, err
 	}
+	trigger := rebootTrigger(args, CloneIgnoreChanges())
+	n.User = nodeUser(n.VM, a.AdminUser)
 
-	admin := a.AdminUser
-	n.User = n.VM.Initialization.ApplyT(func(init *vm.VirtualMachineInitialization) string {
+	var ip pulumi.StringOutput
+	if id.staticIP != "" {
+		ip = pulumi.String(id.staticIP).ToStringOutput()
+	} else {
+		if n.Address, err = b.newAddressLookup(i, n, trigger); err != nil {
+			return nil, err
+		}
+		ip = n.Address.Stdout
+	}
+	if n.Ready, err = b.newReadiness(i, n, ip, trigger); err != nil {
+		return nil, err
+	}
+	n.IPv4 = pulumi.All(ip, n.Ready.Stdout).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	return n, nil
+}
+
+// nodeUser is the login user a node was cloned with, read from the VM's
+// state: initialization.userAccount is ignored, so the state keeps the user
+// of the clone's day even after AdminUser changed. The provider's
+// `initialization` block holds the sensitive `password` field
+// (mkInitializationUserAccountPassword, Sensitive in
+// proxmoxtf/resource/vm/vm.go, bpg v0.69.1), which makes every value derived
+// from the block secret; the user name is not a secret (it is in the stack
+// config in plain text), so it is unsecreted, and the inventory and `ssh`
+// outputs that use it stay readable.
+func nodeUser(v *vm.VirtualMachine, admin string) pulumi.StringOutput {
+	user := v.Initialization.ApplyT(func(init *vm.VirtualMachineInitialization) string {
 		if init != nil && init.UserAccount != nil && init.UserAccount.Username != nil && *init.UserAccount.Username != "" {
 			return *init.UserAccount.Username
 		}
 		return admin
 	}).(pulumi.StringOutput)
+	return pulumi.Unsecret(user).(pulumi.StringOutput)
+}
 
-	var ip pulumi.StringOutput
-	if staticIP != "" {
-		ip = pulumi.String(staticIP).ToStringOutput()
-	} else {
-		if n.Address, err = b.newAddressLookup(i, n); err != nil {
-			return nil, err
-		}
-		ip = n.Address.Stdout
+// rebootTriggers are the triggers of node i's readiness check: the VM ID
+// (a replaced VM is checked again) and the values of every clone input
+// whose change makes the provider reboot the running VM (rebootTrigger of
+// the very args the clone is registered with, less its ignoreChanges). An
+// update that reboots the node therefore replaces the check, which runs
+// again, and the next node's VM (which depends on this check) is updated
+// only once this node is back.
+func rebootTriggers(n *Node, trigger pulumi.Map) pulumi.Array {
+	return pulumi.Array{n.VM.ID(), trigger}
+}
+
+// readinessConnection is how the readiness check logs in to a node. The
+// private key is made a secret here, by nixlab, whatever the caller passed.
+func readinessConnection(host, user pulumi.StringInput, key pulumi.StringInput) remote.ConnectionArgs {
+	return remote.ConnectionArgs{
+		Host:       host,
+		User:       user,
+		PrivateKey: pulumi.ToSecret(key).(pulumi.StringOutput),
+		// The key only: a stale SSH_AUTH_SOCK must not fail the check.
+		AgentSocketPath: keyOnlyAgentSocket(),
+		// The node may still be booting: keep dialling for a while.
+		DialErrorLimit: pulumi.Int(60),
+		PerDialTimeout: pulumi.Int(10),
 	}
+}
 
+// newReadiness registers node i's readiness check.
+func (b *groupBuilder) newReadiness(i int, n *Node, ip pulumi.StringOutput, trigger pulumi.Map) (*remote.Command, error) {
+	a := b.a
 	swap := "no"
 	if a.Readiness.SwapExpected {
 		swap = "yes"
@@ -329,56 +441,72 @@ func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 	if nfs == "" {
 		nfs = "-"
 	}
-	n.Ready, err = remote.NewCommand(ctx, fmt.Sprintf("%s-%d-ready", group, i), &remote.CommandArgs{
-		Connection: remote.ConnectionArgs{
-			Host:       ip,
-			User:       n.User,
-			PrivateKey: pulumi.ToSecret(a.SSHPrivateKey).(pulumi.StringOutput),
-			// The node may still be booting: keep dialling for a while.
-			DialErrorLimit: pulumi.Int(60),
-			PerDialTimeout: pulumi.Int(10),
-		},
+	deps := []pulumi.Resource{n.VM}
+	if n.Address != nil {
+		deps = append(deps, n.Address)
+	}
+	return remote.NewCommand(b.ctx, fmt.Sprintf("%s-%d-ready", b.group, i), &remote.CommandArgs{
+		Connection: readinessConnection(ip, n.User, a.SSHPrivateKey),
 		Create: pulumi.String(scriptCommand("node-ready.sh", n.Name, nfs, swap,
 			strconv.Itoa(int(a.Readiness.Timeout/time.Second)))),
-		// A replaced VM is checked again.
-		Triggers: pulumi.Array{n.VM.ID()},
+		// Triggers replace the check (it runs again, with the program's
+		// current connection): a replaced or rebooted VM is checked again.
+		Triggers: rebootTriggers(n, trigger),
 		Logging:  remote.LoggingStdoutAndStderr,
-	}, pulumi.Parent(g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
-		// A changed address takes effect at the node's next reboot (cloud-init
-		// reapplies it); checking the new address right away would fail. A
-		// newer check script is likewise no reason to re-check every node.
-		pulumi.IgnoreChanges([]string{"connection", "create"}))
-	if err != nil {
-		return nil, err
-	}
-	n.IPv4 = pulumi.All(ip, n.Ready.Stdout).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
-	return n, nil
+	}, pulumi.Parent(b.g), pulumi.DependsOn(deps),
+		// Never updated (remoteCommandIgnoreChanges): a newer check script,
+		// or another connection, is no reason to re-check every node; a new
+		// address comes with a reboot, which the triggers cover.
+		pulumi.IgnoreChanges(remoteCommandIgnoreChanges()))
 }
 
 // newAddressLookup waits on the Proxmox host until the node's guest agent
 // reports a usable IPv4 address (skipping loopback, link-local and IPv6) and
-// returns it as its stdout. It runs again only when the VM is replaced.
-func (b *groupBuilder) newAddressLookup(i int, n *Node) (*remote.Command, error) {
+// returns it as its stdout. It runs again only when the VM is replaced or an
+// update of its NIC or cloud-init rebooted it (the lease may have changed).
+func (b *groupBuilder) newAddressLookup(i int, n *Node, trigger pulumi.Map) (*remote.Command, error) {
 	return remote.NewCommand(b.ctx, fmt.Sprintf("%s-%d-address", b.group, i), &remote.CommandArgs{
 		Connection: b.hostConn,
 		Create: pulumi.String(scriptCommand("node-address.sh", strconv.Itoa(n.VMID),
 			strconv.Itoa(int(DefaultAddressTimeout/time.Second)), strconv.Itoa(int(addressPoll/time.Second)))),
-		Triggers: pulumi.Array{n.VM.ID()},
-		Logging:  remote.LoggingStderr,
+		Triggers: pulumi.Array{n.VM.ID(), pulumi.Map{
+			"networkDevices": trigger["networkDevices"],
+			"initialization": trigger["initialization"],
+		}},
+		Logging: remote.LoggingStderr,
 	}, pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{n.VM}),
-		// Runs once per VM: a newer script or another connection is no
-		// reason to ask a running (or powered-off) node again.
-		pulumi.IgnoreChanges([]string{"connection", "create"}))
+		// Runs once per VM, never updated (remoteCommandIgnoreChanges): a
+		// newer script or another connection is no reason to ask a running
+		// (or powered-off) node again.
+		pulumi.IgnoreChanges(remoteCommandIgnoreChanges()))
 }
 
 // cloneArgs describe one full clone with its cloud-init identity.
 func cloneArgs(n *Node, a K8sNodeGroupArgs, ip *vm.VirtualMachineInitializationIpConfigIpv4Args) *vm.VirtualMachineArgs {
-	dns := &vm.VirtualMachineInitializationDnsArgs{}
-	if len(a.Network.DNS) > 0 {
-		dns.Servers = pulumi.ToStringArray(a.Network.DNS)
+	init := &vm.VirtualMachineInitializationArgs{
+		DatastoreId: a.VMStorage,
+		Interface:   pulumi.String("ide2"),
+		IpConfigs:   vm.VirtualMachineInitializationIpConfigArray{&vm.VirtualMachineInitializationIpConfigArgs{Ipv4: ip}},
+		UserAccount: &vm.VirtualMachineInitializationUserAccountArgs{
+			Username: pulumi.String(a.AdminUser),
+			Keys:     trimKeys(a.SSHPublicKeys),
+		},
+		// No `upgrade`: it is deprecated, never sent to Proxmox nor read
+		// back at this provider version, and only warns.
 	}
-	if a.Network.Domain != "" {
-		dns.Domain = pulumi.String(a.Network.Domain)
+	// The provider reads `dns` back only when Proxmox has a nameserver or a
+	// search domain (vmReadCustom, bpg v0.69.1), and the read replaces the
+	// whole `initialization` block: an empty `dns {}` would be a cloud-init
+	// update, and a reboot, on every `up`.
+	if len(a.Network.DNS) > 0 || a.Network.Domain != "" {
+		dns := &vm.VirtualMachineInitializationDnsArgs{}
+		if len(a.Network.DNS) > 0 {
+			dns.Servers = pulumi.ToStringArray(a.Network.DNS)
+		}
+		if a.Network.Domain != "" {
+			dns.Domain = pulumi.String(a.Network.Domain)
+		}
+		init.Dns = dns
 	}
 	hw := vmHardware{Cores: a.Cores, MemoryMB: a.MemoryMB, DiskSizeGB: a.DiskSizeGB, Storage: a.VMStorage, Bridge: a.Bridge}
 	return hw.apply(&vm.VirtualMachineArgs{
@@ -386,26 +514,16 @@ func cloneArgs(n *Node, a K8sNodeGroupArgs, ip *vm.VirtualMachineInitializationI
 		VmId:        pulumi.Int(n.VMID),
 		Name:        pulumi.String(n.Name),
 		Description: pulumi.String(fmt.Sprintf("nixlab %s node %s (cloned from the NixOS template)", n.Role, n.Name)),
-		Tags:        pulumi.ToStringArray([]string{"nixlab", a.ClusterName, n.Role}),
+		Tags:        vmTags("nixlab", a.ClusterName, n.Role),
 		Clone: &vm.VirtualMachineCloneArgs{
-			VmId:        a.TemplateVmId,
+			VmId:        pulumi.Int(a.TemplateVMID),
 			Full:        pulumi.Bool(true),
 			Retries:     pulumi.Int(a.CloneRetries),
 			DatastoreId: a.VMStorage,
 			NodeName:    a.NodeName,
 		},
 		// Identity by cloud-init: Proxmox uses the VM name as hostname.
-		Initialization: &vm.VirtualMachineInitializationArgs{
-			DatastoreId: a.VMStorage,
-			Interface:   pulumi.String("ide2"),
-			Dns:         dns,
-			IpConfigs:   vm.VirtualMachineInitializationIpConfigArray{&vm.VirtualMachineInitializationIpConfigArgs{Ipv4: ip}},
-			UserAccount: &vm.VirtualMachineInitializationUserAccountArgs{
-				Username: pulumi.String(a.AdminUser),
-				Keys:     trimKeys(a.SSHPublicKeys),
-			},
-			Upgrade: pulumi.Bool(false),
-		},
+		Initialization: init,
 		Agent: &vm.VirtualMachineAgentArgs{
 			Enabled: pulumi.Bool(true),
 			Timeout: pulumi.String(DefaultAgentTimeout),

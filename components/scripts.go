@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // scripts holds the shell scripts the components run, locally or on the
@@ -27,14 +28,26 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// scriptPrefixes caches `bash -c '<script>' <name>` per script: the quoted
+// script text is the same for every node, so a graph of N nodes quotes it
+// once instead of N times.
+var scriptPrefixes sync.Map // script name -> string
+
 // scriptCommand returns a command line that runs an embedded script with
 // bash and the given positional arguments: `bash -c '<script>' <name> args...`.
 // The script text travels in the command itself, so nothing has to be copied
 // to the machine that runs it first.
 func scriptCommand(name string, args ...string) string {
-	parts := []string{"bash", "-c", shellQuote(script(name)), shellQuote(strings.TrimSuffix(name, ".sh"))}
-	for _, a := range args {
-		parts = append(parts, shellQuote(a))
+	prefix, ok := scriptPrefixes.Load(name)
+	if !ok {
+		prefix, _ = scriptPrefixes.LoadOrStore(name,
+			"bash -c "+shellQuote(script(name))+" "+shellQuote(strings.TrimSuffix(name, ".sh")))
 	}
-	return strings.Join(parts, " ")
+	var b strings.Builder
+	b.WriteString(prefix.(string))
+	for _, a := range args {
+		b.WriteByte(' ')
+		b.WriteString(shellQuote(a))
+	}
+	return b.String()
 }

@@ -63,7 +63,8 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *c
 		MemoryMB:      g.MemoryMB,
 		DiskSizeGB:    g.DiskSizeGB,
 		NodeName:      pulumi.String(cfg.Proxmox.Node),
-		TemplateVmId:  lab.Template.TemplateVmId,
+		TemplateVMID:  lab.Template.VMID,
+		Template:      lab.Template.Ready,
 		VMStorage:     pulumi.String(cfg.Proxmox.VMStorage),
 		Bridge:        pulumi.String(cfg.Proxmox.Bridge),
 		AdminUser:     cfg.AdminUser,
@@ -73,7 +74,7 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *c
 			DNS:    cfg.Network.DNS,
 			Domain: cfg.Network.Domain,
 		},
-		Host: proxmoxHost(cfg),
+		Host: lab.ProxmoxHost,
 		Readiness: components.NodeReadiness{
 			SwapExpected: swapGB(cfg) > 0,
 		},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/muhlba91/pulumi-proxmoxve/sdk/v6/go/proxmoxve"
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -18,6 +19,12 @@ type Lab struct {
 	Provider *proxmoxve.Provider
 	// SSHKey is the stack's generated ED25519 key pair.
 	SSHKey *tls.PrivateKey
+	// ProxmoxHost is the Proxmox host's SSH side with its pinned host key,
+	// as every component that connects to the host takes it.
+	ProxmoxHost components.ProxmoxHost
+	// HostKeyScan recorded the host's key on first contact; nil when
+	// nixlab:proxmox.ssh.hostKey is set.
+	HostKeyScan *local.Command
 	// Template is the NixOS template pipeline.
 	Template *components.NixOSTemplate
 	// NodeGroups are the cloned node groups by name.
@@ -52,12 +59,19 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 	if err != nil {
 		return nil, fmt.Errorf("proxmox provider: %w", err)
 	}
+	// One record of the host key for the whole stack (trust on first use
+	// unless nixlab:proxmox.ssh.hostKey is set): every connection to the
+	// host checks it.
+	host, scan, err := components.PinProxmoxHostKey(ctx, HostKeyScanName, proxmoxHost(cfg), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s:proxmox.ssh: %w", Namespace, err)
+	}
 	withProvider := append(append([]pulumi.ResourceOption{}, opts...), pulumi.Provider(provider))
-	template, err := components.NewNixOSTemplate(ctx, "template", templateArgs(cfg), withProvider...)
+	template, err := components.NewNixOSTemplate(ctx, "template", templateArgs(cfg, host), withProvider...)
 	if err != nil {
 		return nil, fmt.Errorf("nixlab:template: %w", err)
 	}
-	lab := &Lab{Provider: provider, SSHKey: key, Template: template}
+	lab := &Lab{Provider: provider, SSHKey: key, Template: template, ProxmoxHost: host, HostKeyScan: scan}
 	if err := deployNodeGroups(ctx, cfg, lab, withProvider); err != nil {
 		return nil, err
 	}
@@ -98,8 +112,9 @@ func providerArgs(cfg *Config) *proxmoxve.ProviderArgs {
 	}
 }
 
-// templateArgs maps the config onto the template component.
-func templateArgs(cfg *Config) *components.NixOSTemplateArgs {
+// templateArgs maps the config onto the template component; host is the
+// pinned Proxmox host.
+func templateArgs(cfg *Config, host components.ProxmoxHost) *components.NixOSTemplateArgs {
 	t := cfg.Template
 	swap := swapGB(cfg)
 	return &components.NixOSTemplateArgs{
@@ -117,19 +132,28 @@ func templateArgs(cfg *Config) *components.NixOSTemplateArgs {
 		ExtraModules:   t.ExtraModules,
 		PrebuiltISO:    t.ISOPath,
 		StateDir:       cfg.StateDir,
-		Host:           proxmoxHost(cfg),
+		Host:           host,
 	}
 }
 
-// proxmoxHost is the SSH side of the Proxmox host, as the components take it.
+// HostKeyScanName is the resource that records the Proxmox host's SSH host
+// key on the first `up` when nixlab:proxmox.ssh.hostKey is not set (see
+// components.PinProxmoxHostKey). Replace it to read a changed key again.
+const HostKeyScanName = "proxmox-host-key"
+
+// proxmoxHost is the SSH side of the Proxmox host as configured: HostKey is
+// the configured key, or nil when the stack records it (Deploy pins it).
 func proxmoxHost(cfg *Config) components.ProxmoxHost {
-	return components.ProxmoxHost{
+	h := components.ProxmoxHost{
 		Address:        cfg.Proxmox.SSH.Host,
 		Port:           cfg.Proxmox.SSH.Port,
 		User:           cfg.Proxmox.SSH.User,
 		PrivateKeyFile: cfg.Proxmox.SSH.PrivateKeyFile,
-		HostKey:        cfg.Proxmox.SSH.HostKey,
 	}
+	if cfg.Proxmox.SSH.HostKey != "" {
+		h.HostKey = pulumi.String(cfg.Proxmox.SSH.HostKey)
+	}
+	return h
 }
 
 // nodeSettings are the settings baked into the image: only what the image

@@ -52,8 +52,12 @@ func TestLabNodesNamesAndIDs(t *testing.T) {
 		if strings.HasPrefix(n.res, "control") {
 			role = "control-plane"
 		}
-		if tags := stringsOf(in["tags"]); !slices.Contains(tags, "nixlab") || !slices.Contains(tags, role) {
-			t.Errorf("%s: tags %v lack cluster and role", n.res, tags)
+		// Cluster name (the default, nixlab) and role, once each and sorted:
+		// as Proxmox stores them and the provider reads them back.
+		want := []string{role, "nixlab"}
+		slices.Sort(want)
+		if tags := stringsOf(in["tags"]); !slices.Equal(tags, want) {
+			t.Errorf("%s: tags %v, want %v", n.res, tags, want)
 		}
 		parent := rec.get(t, strings.TrimSuffix(strings.TrimSuffix(n.res, "-1"), "-2"))
 		if parent.TypeToken != "nixlab:index:K8sNodeGroup" || reg.RegisterRPC.GetParent() != parent.URN {
@@ -76,8 +80,11 @@ func TestClonesWaitForTemplateAndEachOther(t *testing.T) {
 		if !slices.Contains(deps, finalize) {
 			t.Errorf("%s does not wait for the template conversion; deps %v", n.res, deps)
 		}
-		if i > 0 && !slices.Contains(deps, rec.get(t, labNodes[i-1].res).URN) {
-			t.Errorf("%s does not wait for the previous clone %s", n.res, labNodes[i-1].res)
+		// The previous node's readiness check, which waits for its VM: the
+		// clones run one after another, and an update that reboots nodes
+		// reboots the next one only once the previous one is back.
+		if i > 0 && !slices.Contains(deps, rec.get(t, labNodes[i-1].res+"-ready").URN) {
+			t.Errorf("%s does not wait for the previous node's readiness check %s-ready (deps %v)", n.res, labNodes[i-1].res, deps)
 		}
 	}
 }
@@ -91,8 +98,11 @@ func TestNewClonesInSeveralGroupsNeverRunTogether(t *testing.T) {
 	order := []string{"control-plane-1", "control-plane-2", "control-plane-3", "gpu-1", "gpu-2", "workers-1", "workers-2", "workers-3"}
 	for i := 1; i < len(order); i++ {
 		deps := rec.get(t, order[i]).RegisterRPC.GetDependencies()
-		if !slices.Contains(deps, rec.get(t, order[i-1]).URN) {
-			t.Errorf("%s does not wait for %s: the clone chain is broken (deps %v)", order[i], order[i-1], deps)
+		if !slices.Contains(deps, rec.get(t, order[i-1]+"-ready").URN) {
+			t.Errorf("%s does not wait for %s-ready: the clone chain is broken (deps %v)", order[i], order[i-1], deps)
+		}
+		if !slices.Contains(rec.get(t, order[i-1]+"-ready").RegisterRPC.GetDependencies(), rec.get(t, order[i-1]).URN) {
+			t.Errorf("%s-ready does not wait for its VM", order[i-1])
 		}
 	}
 }
@@ -127,6 +137,13 @@ func TestCloudInitIdentity(t *testing.T) {
 		if ig := reg.RegisterRPC.GetIgnoreChanges(); !slices.Contains(ig, "initialization.userAccount") {
 			t.Errorf("%s: a key change would replace the running node (ignoreChanges %v)", n.res, ig)
 		}
+		// No DNS configured: no dns block (the provider would never read an
+		// empty one back); no deprecated `upgrade`.
+		for _, k := range []resource.PropertyKey{"dns", "upgrade"} {
+			if _, ok := ci[k]; ok {
+				t.Errorf("%s: initialization sends %s = %v", n.res, k, ci[k])
+			}
+		}
 		if ip := ci["ipConfigs"].ArrayValue()[0].ObjectValue()["ipv4"].ObjectValue()["address"].StringValue(); ip != "dhcp" {
 			t.Errorf("%s: ipv4 %q, want dhcp", n.res, ip)
 		}
@@ -148,6 +165,9 @@ func TestReadinessChecks(t *testing.T) {
 		if !strings.Contains(create, fmt.Sprintf("'node-ready' '%s' '/mnt/nfs' 'yes'", n.name)) {
 			t.Errorf("%s-ready runs ...%s", n.res, tail(create, 60))
 		}
+		// Secret here is the SDK's doing too (remote.NewCommand wraps the
+		// connection); nixlab's own ToSecret is checked before the SDK in
+		// components.TestReadinessConnectionKeyIsSecret.
 		conn := ready.Inputs["connection"]
 		if !conn.IsSecret() && !conn.ObjectValue()["privateKey"].IsSecret() {
 			t.Errorf("%s-ready: the private key is not a secret", n.res)

@@ -16,9 +16,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
+	"github.com/nixlab/nixlab/internal/providermodel"
 	"github.com/nixlab/nixlab/internal/testutil"
 	"github.com/nixlab/nixlab/stack"
 )
+
+// mockHostKey is the Proxmox host's ed25519 key the mock ssh-keyscan finds.
+const mockHostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGduv1etVrsUTD70C0EJnwb4E9sTCQbcxa3of7ltWa0E"
 
 // testToken is a well-formed API token that must only ever travel as a secret.
 const testToken = "root@pam!nixlab=0badc0de-1234-4321-abcd-0123456789ab"
@@ -29,63 +33,180 @@ type registration struct {
 	URN string
 }
 
+// resState is what the engine keeps for a resource after a run: the inputs
+// as checked (ignoreChanges applied) and the provider's state.
+type resState struct {
+	Type   string
+	ID     string
+	Inputs resource.PropertyMap
+	State  resource.PropertyMap
+}
+
 // recorder is a Pulumi mock monitor that records every registration and
-// answers with what the real providers would compute.
+// answers with the state the real providers would hold: outputs are the
+// provider read-back of internal/providermodel (not echoed inputs), and the
+// only secrets added are the providers' sensitive fields. Given the state
+// of an earlier run (prior), it plays the engine's part of a second run:
+// it diffs the new inputs against that state with the resource's
+// ignoreChanges, keeps the state of an unchanged resource, and updates or
+// replaces a changed one.
 type recorder struct {
 	// preview leaves what a provider computes at creation unknown (command
 	// output), as a real preview of new or replaced resources does.
 	preview bool
 	mu      sync.Mutex
 	regs    map[string]registration // by resource name
+	// prior is an earlier run's state by resource name; nil on a first run.
+	prior map[string]resState
+	// states is this run's resulting state by resource name.
+	states map[string]resState
+	// diffs are the diffs against prior, by resource name (resources that
+	// were in prior only).
+	diffs map[string]providermodel.DiffResult
+	// world is the Proxmox-side status of VMs by resource name (default:
+	// running as created).
+	world map[string]providermodel.VMStatus
 }
 
 func newRecorder() *recorder {
-	return &recorder{regs: map[string]registration{}}
+	return &recorder{
+		regs:   map[string]registration{},
+		states: map[string]resState{},
+		diffs:  map[string]providermodel.DiffResult{},
+		world:  map[string]providermodel.VMStatus{},
+	}
 }
 
 func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	urn := ""
+	var ignore []string
 	if args.RegisterRPC != nil {
 		urn = mockURN(args.RegisterRPC.GetParent(), args.TypeToken, args.Name)
+		ignore = args.RegisterRPC.GetIgnoreChanges()
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.regs[args.Name] = registration{MockResourceArgs: args, URN: urn}
-	r.mu.Unlock()
 
-	out := args.Inputs.Copy()
+	typ, env := args.TypeToken, r.env(args)
+	st := resState{Type: typ, ID: args.Name + "-id"}
+	old, existed := r.prior[args.Name]
+	switch {
+	case existed && old.Type == typ:
+		d, err := providermodel.Diff(typ, old.Inputs, old.State, args.Inputs, ignore)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s: %w", args.Name, err)
+		}
+		// The engine turns an update into a replacement when a changed
+		// property is in replaceOnChanges (pulumi/pulumi pkg/resource/deploy/
+		// step_generator.go, applyReplaceOnChanges).
+		if args.RegisterRPC != nil && !d.Replace {
+			for _, p := range d.Changed {
+				for _, roc := range args.RegisterRPC.GetReplaceOnChanges() {
+					if p == roc || strings.HasPrefix(p, roc+".") || strings.HasPrefix(p, roc+"[") {
+						d.Replace = true
+					}
+				}
+			}
+		}
+		r.diffs[args.Name] = d
+		switch {
+		case d.Empty():
+			st = old
+		case d.Replace:
+			// A replacement takes every value from the program.
+			st.Inputs = providermodel.Check(typ, args.Inputs)
+			st.State = providermodel.ReadBack(typ, args.Inputs, env)
+		default:
+			ignored, err := providermodel.ApplyIgnoreChanges(old.Inputs, args.Inputs, ignore)
+			if err != nil {
+				return "", nil, err
+			}
+			st.ID = old.ID
+			st.Inputs = providermodel.Check(typ, ignored)
+			st.State = providermodel.ReadBack(typ, ignored, env)
+		}
+	default:
+		st.Inputs = providermodel.Check(typ, args.Inputs)
+		st.State = providermodel.ReadBack(typ, args.Inputs, env)
+	}
+	r.states[args.Name] = st
+	return st.ID, st.State.Copy(), nil
+}
+
+// env is what the mock world holds for a resource: the fake tools' output,
+// the VM's status, the generated key pair.
+func (r *recorder) env(args pulumi.MockResourceArgs) providermodel.Env {
+	env := providermodel.Env{Preview: r.preview}
 	switch args.TypeToken {
-	case "command:local:Command":
-		if r.preview {
+	case providermodel.TypeLocalCommand:
+		e := args.Inputs["environment"]
+		if !e.IsObject() {
 			break
 		}
-		env := args.Inputs["environment"].ObjectValue()
+		vars := e.ObjectValue()
 		switch {
 		case strings.HasSuffix(args.Name, "-build"):
-			out["stdout"] = resource.NewStringProperty(env["NIXLAB_OUT_LINK"].StringValue() + "/iso/nixlab-installer.iso")
+			env.Stdout = vars["NIXLAB_OUT_LINK"].StringValue() + "/iso/nixlab-installer.iso"
 		case strings.HasSuffix(args.Name, "-upload"):
-			out["stdout"] = resource.NewStringProperty(env["NIXLAB_STORAGE"].StringValue() + ":iso/" + env["NIXLAB_ISO_FILE_NAME"].StringValue())
+			env.Stdout = vars["NIXLAB_STORAGE"].StringValue() + ":iso/" + vars["NIXLAB_ISO_FILE_NAME"].StringValue()
+		case strings.HasSuffix(args.Name, "-host-key"):
+			// scripts/host-key.sh prints what ssh-keyscan found.
+			// Answered in a preview too, like the address lookup: every
+			// connection to the host (secret) carries the key.
+			env.Stdout = mockHostKey + "\n"
+			env.Preview = false
 		}
-	case "command:remote:Command":
+	case providermodel.TypeRemoteCommand:
+		env.Stdout = "ok"
 		// A DHCP node's address lookup prints the lease. It is answered in
 		// a preview too: the SDK's mock monitor cannot carry an unknown value
 		// inside the readiness check's secret connection.
-		if m := addressLookupRe.FindStringSubmatch(args.Inputs["create"].StringValue()); m != nil {
-			id, _ := strconv.Atoi(m[1])
-			out["stdout"] = resource.NewStringProperty(mockLeaseIP(id))
-			break
+		if c := args.Inputs["create"]; c.IsString() {
+			if m := addressLookupRe.FindStringSubmatch(c.StringValue()); m != nil {
+				id, _ := strconv.Atoi(m[1])
+				env.Stdout = mockLeaseIP(id)
+				env.Preview = false
+			}
 		}
-		if !r.preview {
-			out["stdout"] = resource.NewStringProperty("ok")
+	case providermodel.TypeVM:
+		env.VM = r.world[args.Name]
+		if env.VM.IPv4 == "" && args.Inputs["vmId"].IsNumber() {
+			env.VM.IPv4 = mockLeaseIP(int(args.Inputs["vmId"].NumberValue()))
 		}
-	case "proxmoxve:VM/virtualMachine:VirtualMachine":
-		out["vmId"] = args.Inputs["vmId"]
-
-	case "tls:index/privateKey:PrivateKey":
+	case providermodel.TypePrivateKey:
 		// As the TLS provider returns it: with a trailing newline.
-		out["publicKeyOpenssh"] = resource.NewStringProperty(mockPublicKey + "\n")
-		out["privateKeyOpenssh"] = resource.MakeSecret(resource.NewStringProperty("-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n"))
+		env.PublicKeyOpenssh = mockPublicKey + "\n"
+		env.PrivateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n"
 	}
-	return args.Name + "-id", out, nil
+	return env
+}
+
+// stateSnapshot returns a copy of the run's resulting state by name.
+func (r *recorder) stateSnapshot() map[string]resState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]resState{}
+	for k, v := range r.states {
+		out[k] = v
+	}
+	return out
+}
+
+// refreshed returns states as a `pulumi refresh` reads them once the world
+// has changed: each VM in world is read back again from its stored inputs.
+func refreshed(states map[string]resState, world map[string]providermodel.VMStatus) map[string]resState {
+	out := map[string]resState{}
+	for name, st := range states {
+		if status, ok := world[name]; ok && st.Type == providermodel.TypeVM {
+			if status.IPv4 == "" && st.Inputs["vmId"].IsNumber() {
+				status.IPv4 = mockLeaseIP(int(st.Inputs["vmId"].NumberValue()))
+			}
+			st.State = providermodel.Refresh(st.Type, st.Inputs, providermodel.Env{VM: status})
+		}
+		out[name] = st
+	}
+	return out
 }
 
 func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
@@ -158,8 +279,20 @@ func labConfig(t *testing.T, overrides map[string]string) map[string]string {
 // preview (true) or update (false).
 func runMocked(t *testing.T, cfg map[string]string, dryRun bool, program pulumi.RunFunc) (*recorder, error) {
 	t.Helper()
+	return runAgain(t, cfg, dryRun, program, nil, nil)
+}
+
+// runAgain runs program under mocks as a run after one that left prior
+// (nil: a first run), with the VMs in world in the given status.
+func runAgain(t *testing.T, cfg map[string]string, dryRun bool, program pulumi.RunFunc,
+	prior map[string]resState, world map[string]providermodel.VMStatus) (*recorder, error) {
+	t.Helper()
 	rec := newRecorder()
 	rec.preview = dryRun
+	rec.prior = prior
+	for k, v := range world {
+		rec.world[k] = v
+	}
 	err := pulumi.RunErr(program, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 		ri.ConfigSecretKeys = []string{"nixlab:apiToken"}

@@ -1,0 +1,48 @@
+package components
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+)
+
+// These tests look at what nixlab itself hands the pulumi-command SDK,
+// before the SDK wraps the whole connection in a secret of its own
+// (remote.NewCommand): a key given in plain text must already be secret.
+
+func awaitSecret(t *testing.T, what string, in pulumi.StringPtrInput) {
+	t.Helper()
+	if in == nil {
+		t.Fatalf("%s is not set", what)
+	}
+	res, err := internals.UnsafeAwaitOutput(context.Background(), in.ToStringPtrOutput())
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !res.Secret {
+		t.Errorf("%s is handed to the SDK in plain text", what)
+	}
+}
+
+func TestReadinessConnectionKeyIsSecret(t *testing.T) {
+	conn := readinessConnection(pulumi.String("10.0.0.5"), pulumi.String("nixos"), pulumi.String("-----BEGIN OPENSSH PRIVATE KEY-----"))
+	awaitSecret(t, "readiness connection privateKey", conn.PrivateKey)
+}
+
+func TestHostConnectionKeyIsSecret(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(keyFile, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := ProxmoxHost{Address: "10.0.0.2", PrivateKeyFile: keyFile,
+		HostKey: pulumi.String("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGduv1etVrsUTD70C0EJnwb4E9sTCQbcxa3of7ltWa0E")}
+	conn, err := h.withDefaults().connection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitSecret(t, "Proxmox host connection privateKey", conn.PrivateKey)
+}

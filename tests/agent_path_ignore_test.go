@@ -1,0 +1,89 @@
+package tests
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+
+	"github.com/nixlab/nixlab/internal/providermodel"
+	"github.com/nixlab/nixlab/stack"
+)
+
+// remoteCommandInputs are the input properties of remote.Command, read from
+// the SDK's tagged args struct (pulumi-command v1.2.1): a field added by a
+// newer SDK is covered without editing this test.
+func remoteCommandInputs(t *testing.T) []string {
+	t.Helper()
+	typ := (&remote.CommandArgs{}).ElementType()
+	var out []string
+	for i := 0; i < typ.NumField(); i++ {
+		if tag := strings.Split(typ.Field(i).Tag.Get("pulumi"), ",")[0]; tag != "" {
+			out = append(out, tag)
+		}
+	}
+	if len(out) < 5 || !slices.Contains(out, "triggers") || !slices.Contains(out, "connection") {
+		t.Fatalf("remote.Command inputs %v: the SDK's args struct changed shape", out)
+	}
+	return out
+}
+
+// A remote command whose connection names the placeholder agent of the
+// process that created it (components/host_agent.go) must never be updated:
+// pulumi-command's Update runs `create` again with the connection in state,
+// whose agent socket is dead by then. Every input but `triggers` must be
+// ignored, so that only a replacement (new triggers, current connection)
+// runs it again.
+func TestAgentPathCommandsAreNeverUpdated(t *testing.T) {
+	inputs := remoteCommandInputs(t)
+	for _, v := range contractVariants {
+		t.Run(v.name, func(t *testing.T) {
+			rec, err := runMocked(t, labConfig(t, v.overrides), false, stack.Program)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for name, reg := range rec.regs {
+				if reg.TypeToken != providermodel.TypeRemoteCommand {
+					continue
+				}
+				conn := revealed(reg.Inputs["connection"])
+				if !conn.IsObject() {
+					t.Fatalf("%s: connection %v", name, conn)
+				}
+				sock := conn.ObjectValue()["agentSocketPath"]
+				if !sock.IsString() || !strings.Contains(sock.StringValue(), "nixlab-no-agent-") {
+					continue
+				}
+				checked++
+				ignored := reg.RegisterRPC.GetIgnoreChanges()
+				for _, in := range inputs {
+					if in == "triggers" {
+						if slices.Contains(ignored, in) {
+							t.Errorf("%s ignores its triggers: it would never run again", name)
+						}
+						continue
+					}
+					if !slices.Contains(ignored, in) {
+						t.Errorf("%s carries the placeholder agent path but does not ignore %q: a change there is an update that dials a dead socket (ignoreChanges %v)", name, in, ignored)
+					}
+				}
+			}
+			if checked == 0 {
+				t.Fatal("no remote command carries the placeholder agent path: the test checks nothing")
+			}
+		})
+	}
+}
+
+// The SDK's args struct is what the provider's schema names: the reflection
+// above must see the fields nixlab sets.
+func TestRemoteCommandInputsCoverWhatNixlabSets(t *testing.T) {
+	inputs := remoteCommandInputs(t)
+	for _, f := range []string{"connection", "create", "logging", "triggers", "environment", "stdin", "update", "delete", "addPreviousOutputInEnv"} {
+		if !slices.Contains(inputs, f) {
+			t.Errorf("remote.Command has no input %q (have %v)", f, inputs)
+		}
+	}
+}
