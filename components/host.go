@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -23,12 +22,18 @@ type ProxmoxHost struct {
 	Port int
 	// User defaults to root; `qm` needs root.
 	User string
-	// PrivateKeyFile logs in with this key; when empty the ssh agent at
-	// SSH_AUTH_SOCK is used.
+	// PrivateKeyFile logs in with this key, and then only with it: no
+	// connection depends on an ssh-agent (see noAgentSocket). When empty,
+	// the ssh-agent at SSH_AUTH_SOCK is used.
 	PrivateKeyFile string
-	// HostKey ("ssh-ed25519 AAAA...") makes every connection check the
-	// host's identity; when empty the first key seen is trusted.
-	HostKey string
+	// HostKey is the host's public key line ("ssh-ed25519 AAAA...") that
+	// every connection to the host checks: a configured key
+	// (pulumi.String) or the key PinProxmoxHostKey recorded on first
+	// contact. It must pass CheckHostKey (ed25519 or ECDSA; the check runs
+	// when the value is known). When nil, each component that connects to
+	// the host records the key itself with PinProxmoxHostKey; share one
+	// record between components by pinning once and passing the result.
+	HostKey pulumi.StringInput
 }
 
 // withDefaults fills the port and user.
@@ -60,8 +65,22 @@ func (h ProxmoxHost) CheckCredentials() error {
 	return nil
 }
 
-// connection returns the remote connection for pulumi-command. The private
-// key, when read from a file, enters the graph only as a secret.
+// connection returns the remote connection for pulumi-command; h must be
+// pinned (HostKey set). The private key, when read from a file, enters the
+// graph only as a secret.
+//
+// What pulumi-command v1.2.1 does with it (provider/pkg/provider/remote/
+// connection.go, connectionBase.SSHConfig):
+//   - hostKey is parsed with ssh.ParseAuthorizedKey and checked with
+//     ssh.FixedHostKey; the only host key algorithm offered is the key's own
+//     type. Without hostKey it uses ssh.InsecureIgnoreHostKey: no check at
+//     all, hence the pinning.
+//   - privateKey is tried first; then, whenever agentSocketPath is set or
+//     else SSH_AUTH_SOCK is set in the provider's environment
+//     (connection_unix.go, tryGetDefaultAgentSocket), the agent socket is
+//     dialled and a failed dial fails the connection, key or not. With a
+//     key file, agentSocketPath therefore names nixlab's own empty agent
+//     (noAgentSocket), so a stale SSH_AUTH_SOCK cannot break it.
 func (h ProxmoxHost) connection() (remote.ConnectionArgs, error) {
 	conn := remote.ConnectionArgs{
 		Host:           pulumi.String(h.Address),
@@ -70,33 +89,45 @@ func (h ProxmoxHost) connection() (remote.ConnectionArgs, error) {
 		DialErrorLimit: pulumi.Int(20),
 		PerDialTimeout: pulumi.Int(15),
 	}
-	if h.HostKey != "" {
-		conn.HostKey = pulumi.String(strings.TrimSpace(h.HostKey))
+	if h.HostKey == nil {
+		return conn, errNoHostKey
 	}
+	conn.HostKey = h.HostKey
 	if h.PrivateKeyFile != "" {
 		key, err := os.ReadFile(h.PrivateKeyFile)
 		if err != nil {
 			return conn, fmt.Errorf("reading the SSH private key: %w", err)
 		}
 		conn.PrivateKey = pulumi.ToSecret(pulumi.String(string(key))).(pulumi.StringOutput)
+		sock, err := noAgentSocket()
+		if err != nil {
+			return conn, err
+		}
+		if sock != "" {
+			conn.AgentSocketPath = pulumi.String(sock)
+		}
 	}
 	// Without a key file the provider uses the agent at SSH_AUTH_SOCK of
 	// its own environment; passing the socket path would put a per-login
-	// value into the inputs and show a diff on every run.
+	// value into the inputs.
 	return conn, nil
 }
 
-// sshEnvironment is the environment upload-iso.sh reads to reach the host.
-// The host key travels as text (the script writes a temporary known_hosts),
-// so a later delete does not depend on a file of this checkout.
-func (h ProxmoxHost) sshEnvironment() map[string]string {
-	return map[string]string{
-		"NIXLAB_SSH_HOST":     h.Address,
-		"NIXLAB_SSH_USER":     h.User,
-		"NIXLAB_SSH_PORT":     strconv.Itoa(h.Port),
-		"NIXLAB_SSH_KEY_FILE": h.PrivateKeyFile,
-		"NIXLAB_SSH_HOST_KEY": strings.TrimSpace(h.HostKey),
+// sshEnvironment is the environment upload-iso.sh reads to reach the host;
+// h must be pinned (HostKey set). The host key travels as text (the script
+// writes a temporary known_hosts), so a later delete does not depend on a
+// file of this checkout.
+func (h ProxmoxHost) sshEnvironment() (pulumi.StringMap, error) {
+	if h.HostKey == nil {
+		return nil, errNoHostKey
 	}
+	return pulumi.StringMap{
+		"NIXLAB_SSH_HOST":     pulumi.String(h.Address),
+		"NIXLAB_SSH_USER":     pulumi.String(h.User),
+		"NIXLAB_SSH_PORT":     pulumi.String(strconv.Itoa(h.Port)),
+		"NIXLAB_SSH_KEY_FILE": pulumi.String(h.PrivateKeyFile),
+		"NIXLAB_SSH_HOST_KEY": h.HostKey,
+	}, nil
 }
 
 // target identifies where the ISO lands: host, port and storage. It is part
