@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/nixlab/nixlab/internal/testutil"
 )
 
@@ -108,9 +110,9 @@ func TestNixSettingsValid(t *testing.T) {
 		},
 		{
 			name: "nfs defaults and explicit values",
-			settings: `{"adminUser":"ops","authorizedKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF me@lab"],"timezone":"Europe/Berlin",
+			settings: `{"adminUser":"ops","authorizedKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g me@lab"],"timezone":"Europe/Berlin",
 				"disk":"/dev/vda","swapSizeGb":0,"nfs":{"server":"nas.lan","export":"/export/k8s"},"extraModules":["extra/00-my.nix"]}`,
-			want: `{"adminUser":"ops","authorizedKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF me@lab"],"timezone":"Europe/Berlin",
+			want: `{"adminUser":"ops","authorizedKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g me@lab"],"timezone":"Europe/Berlin",
 				"disk":"/dev/vda","swapSizeGb":0,"nfs":{"server":"nas.lan","export":"/export/k8s","mountPoint":"/mnt/nfs","options":` + defaultNFSOptions + `},
 				"extraModules":["extra/00-my.nix"]}`,
 		},
@@ -257,10 +259,10 @@ func TestNixServicePaths(t *testing.T) {
 		want            []string
 	}{
 		{"modules/installer.nix", "nixlab-install", []string{
-			"pkgs.coreutils",     // tr mkdir mktemp mv tail tee seq sleep sync, and nixos-install's realpath stat install
-			"pkgs.util-linux",    // wipefs lsblk mkswap mount umount swapon swapoff
+			"pkgs.coreutils",     // tr mkdir mktemp mv tail tee cat rm sleep sync dirname, and nixos-install's realpath stat install
+			"pkgs.util-linux",    // lsblk wipefs blkid mkswap mount umount swapon swapoff
 			"pkgs.parted",        // parted
-			"pkgs.lvm2",          // pvcreate vgcreate lvcreate vgs
+			"pkgs.lvm2",          // pvs pvcreate vgcreate lvcreate
 			"pkgs.e2fsprogs",     // mkfs.ext4
 			"pkgs.diffutils",     // cmp
 			"pkgs.gnugrep",       // grep
@@ -272,9 +274,13 @@ func TestNixServicePaths(t *testing.T) {
 		}},
 		{"modules/storage.nix", "nixlab-grow-root", []string{
 			"pkgs.cloud-utils.guest", // growpart
-			"pkgs.lvm2",              // pvresize vgs lvextend
-			"pkgs.e2fsprogs",         // resize2fs
-			"pkgs.coreutils",         // tr
+			"pkgs.lvm2",              // pvs pvresize vgs lvextend
+			"pkgs.e2fsprogs",         // resize2fs dumpe2fs
+			"pkgs.util-linux",        // lsblk
+			"pkgs.coreutils",         // cat tr sort mktemp rm
+			"pkgs.gnugrep",           // grep
+			"pkgs.gnused",            // sed
+			"pkgs.gawk",              // awk
 		}},
 	} {
 		path := servicePath(t, tc.module, tc.service)
@@ -284,4 +290,205 @@ func TestNixServicePaths(t *testing.T) {
 			}
 		}
 	}
+}
+
+// evalModuleRaw evaluates one module file of nixos/modules as the function
+// it is, with the stand-in lib and pkgs of tests/testdata/nixeval and the
+// settings file, and returns its attribute set as JSON-decoded values:
+// mkIf/mkForce stay visible as {"_type": "if"|"override", ...}, packages are
+// their store paths.
+func evalModuleRaw(t *testing.T, module, settingsFile string) map[string]any {
+	t.Helper()
+	nixInstantiate := testutil.RequireTool(t, "nix-instantiate")
+	names, err := json.Marshal(pkgNames(t, nixDir(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expr := `{ nixosDir, evalDir, names, settingsFile, module }:
+let
+  lib = import (/. + "${evalDir}/lib.nix");
+  pkgs = import (/. + "${evalDir}/pkgs.nix") { names = builtins.fromJSON names; };
+  settings = import (/. + "${nixosDir}/lib/settings.nix") { settingsFile = /. + settingsFile; };
+in
+import (/. + "${nixosDir}/modules/${module}") {
+  inherit lib pkgs;
+  nixlabSettings = settings;
+  nixlabNode.config.system.build.toplevel = "/nix/store/00000000000000000000000000000000-nixos-system-node";
+  config.nix.package = "/nix/store/00000000000000000000000000000000-nix";
+  config.system.build.nixos-install = "/nix/store/00000000000000000000000000000000-nixos-install";
+  modulesPath = "/nixpkgs/nixos/modules";
+}`
+	cmd := exec.Command(nixInstantiate, "--eval", "--strict", "--json", "-E", expr,
+		"--argstr", "nixosDir", nixDir(t),
+		"--argstr", "evalDir", filepath.Join(testutil.RepoRoot(t), "tests", "testdata", "nixeval"),
+		"--argstr", "names", string(names),
+		"--argstr", "settingsFile", settingsFile,
+		"--argstr", "module", module)
+	var stdout, stderr strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("evaluating %s: %v\n%s", module, err, stderr.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stdout.String()), &got); err != nil {
+		t.Fatalf("decode %s: %v", module, err)
+	}
+	return got
+}
+
+// at walks a decoded module value along attribute names; nil when absent.
+func nixAt(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+func nixStrings(v any) []string {
+	var out []string
+	if l, ok := v.([]any); ok {
+		for _, e := range l {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func hasSuffixIn(list []string, suffix string) bool {
+	for _, s := range list {
+		if strings.HasSuffix(s, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// The node side of the contracts other parts rely on, read from the
+// evaluated modules (the readiness check, the inventory, the installer).
+func TestNixModuleContracts(t *testing.T) {
+	withSwap := filepath.Join(nixDir(t), "settings.example.json") // swapSizeGb 2
+	noSwap := writeSettings(t, `{"swapSizeGb":0,"disk":"/dev/vda"}`)
+
+	t.Run("kubelet unit", func(t *testing.T) {
+		k := evalModuleRaw(t, "kubernetes.nix", withSwap)
+		unit := nixAt(k, "systemd", "services", "kubelet")
+		if unit == nil {
+			t.Fatal("no systemd.services.kubelet")
+		}
+		// A containerd restart must not restart the kubelet: pulled in and
+		// ordered, never required or bound.
+		for _, key := range []string{"requires", "bindsTo", "partOf", "requisite"} {
+			if v := nixAt(unit, key); v != nil && hasSuffixIn(nixStrings(v), "containerd.service") {
+				t.Errorf("kubelet %s = %v", key, v)
+			}
+		}
+		for _, key := range []string{"wants", "after"} {
+			if !hasSuffixIn(nixStrings(nixAt(unit, key)), "containerd.service") {
+				t.Errorf("kubelet %s = %v, want containerd.service in it", key, nixAt(unit, key))
+			}
+		}
+		args, _ := nixAt(unit, "environment", "KUBELET_CONFIG_ARGS").(string)
+		if !strings.Contains(args, "--config=/var/lib/kubelet/config.yaml") || !strings.Contains(args, "--config-dir=/etc/kubernetes/kubelet.conf.d") {
+			t.Errorf("KUBELET_CONFIG_ARGS = %q", args)
+		}
+		execStart, _ := nixAt(unit, "serviceConfig", "ExecStart").(string)
+		if !strings.Contains(execStart, "$KUBELET_CONFIG_ARGS") {
+			t.Errorf("ExecStart %q does not pass $KUBELET_CONFIG_ARGS", execStart)
+		}
+		all, _ := json.Marshal(unit)
+		if strings.Contains(string(all), "fail-swap-on") {
+			t.Errorf("the deprecated --fail-swap-on flag is still in the kubelet unit: %s", all)
+		}
+		if rules := nixStrings(nixAt(k, "systemd", "tmpfiles", "rules")); !reflect.DeepEqual(rules, []string{"d /etc/kubernetes/kubelet.conf.d 0755 root root -"}) {
+			t.Errorf("tmpfiles rules %q: the drop-in directory must always exist", rules)
+		}
+		crictl, _ := nixAt(k, "environment", "etc", "crictl.yaml", "text").(string)
+		var crictlCfg map[string]string
+		if err := yaml.Unmarshal([]byte(crictl), &crictlCfg); err != nil {
+			t.Fatalf("/etc/crictl.yaml %q: %v", crictl, err)
+		}
+		if want := map[string]string{"runtime-endpoint": "unix:///run/containerd/containerd.sock", "image-endpoint": "unix:///run/containerd/containerd.sock"}; !reflect.DeepEqual(crictlCfg, want) {
+			t.Errorf("/etc/crictl.yaml = %v, want %v", crictlCfg, want)
+		}
+	})
+
+	t.Run("kubelet swap drop-in", func(t *testing.T) {
+		for _, tc := range []struct {
+			name     string
+			settings string
+			want     bool
+		}{{"swap", withSwap, true}, {"no swap", noSwap, false}} {
+			k := evalModuleRaw(t, "kubernetes.nix", tc.settings)
+			file := nixAt(k, "environment", "etc", "kubernetes/kubelet.conf.d/50-nixlab-swap.conf")
+			if nixAt(file, "_type") != "if" || nixAt(file, "condition") != tc.want {
+				t.Fatalf("%s: drop-in %v, want mkIf with condition %v", tc.name, file, tc.want)
+			}
+			if nixAt(file, "content", "mode") != "0644" {
+				t.Errorf("%s: drop-in mode %v, want a copied file (0644)", tc.name, nixAt(file, "content", "mode"))
+			}
+			text, _ := nixAt(file, "content", "text").(string)
+			var cfg map[string]any
+			if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+				t.Fatalf("drop-in %q: %v", text, err)
+			}
+			want := map[string]any{
+				"apiVersion": "kubelet.config.k8s.io/v1beta1",
+				"kind":       "KubeletConfiguration",
+				"failSwapOn": false,
+				"memorySwap": map[string]any{"swapBehavior": "NoSwap"},
+			}
+			if !reflect.DeepEqual(cfg, want) {
+				t.Errorf("drop-in = %v, want %v", cfg, want)
+			}
+		}
+	})
+
+	t.Run("node base", func(t *testing.T) {
+		b := evalModuleRaw(t, "node-base.nix", withSwap)
+		if !hasSuffixIn(nixStrings(nixAt(b, "environment", "systemPackages")), "-python3") {
+			t.Errorf("python3 not in environment.systemPackages (Ansible runs /run/current-system/sw/bin/python3): %v", nixAt(b, "environment", "systemPackages"))
+		}
+		ci := nixAt(b, "services", "cloud-init", "settings")
+		for key, want := range map[string]any{"ssh_deletekeys": false, "ssh_genkeytypes": []any{}, "resize_rootfs": false} {
+			if got := nixAt(ci, key); !reflect.DeepEqual(got, want) {
+				t.Errorf("cloud-init %s = %v, want %v", key, got, want)
+			}
+		}
+		if got := nixAt(ci, "growpart", "mode"); got != "off" {
+			t.Errorf("cloud-init growpart.mode = %v, want off (nixlab-grow-root grows the disk)", got)
+		}
+	})
+
+	t.Run("storage and installer agree", func(t *testing.T) {
+		st := evalModuleRaw(t, "storage.nix", noSwap)
+		in := evalModuleRaw(t, "installer.nix", noSwap)
+		env := nixAt(st, "systemd", "services", "nixlab-grow-root", "environment")
+		if want := map[string]any{"NIXLAB_VG": "nixos-vg", "NIXLAB_LV": "root"}; !reflect.DeepEqual(env, want) {
+			t.Errorf("grow-root environment %v, want %v (disk and partition come from the kernel)", env, want)
+		}
+		if got := nixAt(st, "fileSystems", "/", "device"); got != "/dev/nixos-vg/root" {
+			t.Errorf("root device %v", got)
+		}
+		if got := nixAt(st, "boot", "loader", "grub", "device"); got != "/dev/vda" {
+			t.Errorf("grub device %v, want the settings' disk", got)
+		}
+		ienv := nixAt(in, "systemd", "services", "nixlab-install", "environment")
+		for key, want := range map[string]any{"NIXLAB_VG": "nixos-vg", "NIXLAB_DISK": "/dev/vda", "NIXLAB_SWAP_GB": "0", "NIXLAB_DISK_WAIT_SECONDS": "120"} {
+			if got := nixAt(ienv, key); got != want {
+				t.Errorf("installer %s = %v, want %v", key, got, want)
+			}
+		}
+		// 26.05's systemd stage 1 emergency shell, turned on by the ISO
+		// profile, is forced off.
+		if got := nixAt(in, "boot", "initrd", "systemd", "emergencyAccess"); !reflect.DeepEqual(got, map[string]any{"_type": "override", "priority": float64(50), "content": false}) {
+			t.Errorf("boot.initrd.systemd.emergencyAccess = %v, want lib.mkForce false", got)
+		}
+	})
 }

@@ -18,6 +18,8 @@
 let
   s = nixlabSettings;
   nodeSystem = nixlabNode.config.system.build.toplevel;
+  # The volume group the node mounts its root from (modules/storage.nix).
+  vg = "nixos-vg";
 in
 {
   imports = [ (modulesPath + "/installer/cd-dvd/installation-cd-minimal.nix") ];
@@ -44,6 +46,15 @@ in
     nixlab unattended installer: no login. Status: /run/nixlab-install/status
   '';
   services.openssh.enable = lib.mkForce false;
+  # No root shell in stage 1. 26.05 boots a systemd stage 1: emergencyAccess
+  # false writes root:* into the initrd's /etc/shadow (nixos/modules/system/
+  # boot/systemd/initrd.nix), so sulogin refuses. iso-image.nix adds
+  # boot.shell_on_fail, which opens a root shell on a failed scripted stage 1
+  # (stage-1-init.sh, fail()); boot.panic_on_fail is checked first there and
+  # panics the systemd stage 1 on emergency.target (initrd.nix, panic-on-fail):
+  # the VM stops, finalize reports that it stopped without "done".
+  boot.initrd.systemd.emergencyAccess = lib.mkForce false;
+  boot.kernelParams = [ "boot.panic_on_fail" ];
 
   # The pipeline reads the status file through the guest agent.
   services.qemuGuest.enable = true;
@@ -61,9 +72,9 @@ in
     path = [
       pkgs.bash
       pkgs.coreutils # also nixos-install's realpath/stat/mktemp, nixos-enter's chroot/id
-      pkgs.util-linux # lsblk, wipefs, mkswap, mount, umount, swapon, swapoff
+      pkgs.util-linux # lsblk, wipefs, blkid, mkswap, mount, umount, swapon, swapoff
       pkgs.parted
-      pkgs.lvm2 # pvcreate, vgcreate, lvcreate, vgs
+      pkgs.lvm2 # pvs, pvcreate, vgcreate, lvcreate
       pkgs.e2fsprogs # mkfs.ext4
       pkgs.diffutils # cmp
       pkgs.findutils
@@ -80,7 +91,10 @@ in
     ];
     environment = {
       NIXLAB_DISK = s.disk;
+      NIXLAB_VG = vg;
       NIXLAB_SWAP_GB = toString s.swapSizeGb;
+      # virtio-scsi disks are there at boot; two minutes cover a slow start.
+      NIXLAB_DISK_WAIT_SECONDS = "120";
       NIXLAB_SYSTEM = "${nodeSystem}";
       NIXLAB_STATUS_FILE = "/run/nixlab-install/status";
       NIXLAB_MOUNT = "/mnt";

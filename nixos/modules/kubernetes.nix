@@ -1,6 +1,8 @@
 # Kubernetes prerequisites for kubeadm-managed nodes: containerd (CRI),
-# kernel modules and sysctls, kubeadm/kubelet/kubectl, crictl, and a kubelet
-# unit equivalent to upstream kubeadm's 10-kubeadm.conf drop-in. No cluster is
+# kernel modules and sysctls, kubeadm/kubelet/kubectl, crictl (with
+# /etc/crictl.yaml), a kubelet unit equivalent to upstream kubeadm's
+# 10-kubeadm.conf drop-in, and the kubelet's swap settings as a
+# KubeletConfiguration drop-in. No cluster is
 # created here: `kubeadm init` / `kubeadm join` run later (e.g. from Ansible).
 {
   lib,
@@ -12,6 +14,7 @@ let
   s = nixlabSettings;
   swapEnabled = s.swapSizeGb > 0;
   cniBinDir = "/opt/cni/bin";
+  kubeletDropInDir = "/etc/kubernetes/kubelet.conf.d";
 
   # What the kubelet (mounts, iptables, conntrack, nsenter, ...) and kubeadm's
   # preflight checks run.
@@ -117,27 +120,57 @@ in
 
   environment.systemPackages = kubeTools;
 
+  # crictl talks to containerd without flags (crictl's config file,
+  # /etc/crictl.yaml: runtime-endpoint / image-endpoint).
+  environment.etc."crictl.yaml".text = ''
+    runtime-endpoint: unix:///run/containerd/containerd.sock
+    image-endpoint: unix:///run/containerd/containerd.sock
+  '';
+
+  # Swap: with swapSizeGb > 0 the node has a swap LV, and the kubelet refuses
+  # to start on a host with swap unless its KubeletConfiguration says
+  # failSwapOn: false (the --fail-swap-on flag is deprecated in favour of the
+  # config file). That goes into a drop-in read through --config-dir
+  # (KEP-3983: alpha in 1.28, beta and on by default since 1.30, GA in 1.35;
+  # files ending in .conf, merged over --config in alphanumeric order), so
+  # it also holds over the config.yaml kubeadm writes. swapBehavior NoSwap:
+  # pods get no swap, only system daemons can be swapped. The directory
+  # exists with or without the file, so --config-dir always names one.
+  systemd.tmpfiles.rules = [ "d ${kubeletDropInDir} 0755 root root -" ];
+  environment.etc."kubernetes/kubelet.conf.d/50-nixlab-swap.conf" = lib.mkIf swapEnabled {
+    # A copied regular file, not a link into the store: the kubelet reads
+    # regular .conf files from the directory.
+    mode = "0644";
+    text = ''
+      apiVersion: kubelet.config.k8s.io/v1beta1
+      kind: KubeletConfiguration
+      failSwapOn: false
+      memorySwap:
+        swapBehavior: NoSwap
+    '';
+  };
+
   # The kubelet as kubeadm expects it (upstream 10-kubeadm.conf): kubeadm writes
   # /var/lib/kubelet/config.yaml and kubeadm-flags.env during init/join and then
   # (re)starts the unit. Until then the unit is skipped (condition) instead of
   # crash-looping.
-  #
-  # Swap: with swapSizeGb > 0 the node has a swap LV, and the kubelet refuses to
-  # start on a host with swap unless told otherwise, so it runs with
-  # --fail-swap-on=false. The kubelet's default swap behaviour is NoSwap: pods
-  # get no swap, only system daemons can be swapped. (kubeadm's preflight may
-  # warn about swap.) With swapSizeGb = 0 there is no swap and the flag is not
-  # passed.
   systemd.services.kubelet = {
     description = "kubelet: The Kubernetes Node Agent";
     documentation = [ "https://kubernetes.io/docs/" ];
     wantedBy = [ "multi-user.target" ];
-    wants = [ "network-online.target" ];
+    # Ordered after containerd and pulling it in, not bound to it: a
+    # containerd restart must not restart the kubelet (which reconnects on
+    # its own). Upstream's kubelet.service (kubernetes/release,
+    # cmd/krel/templates/latest/kubelet/kubelet.service) has only
+    # Wants=/After=network-online.target and no Requires= at all.
+    wants = [
+      "network-online.target"
+      "containerd.service"
+    ];
     after = [
       "network-online.target"
       "containerd.service"
     ];
-    requires = [ "containerd.service" ];
     path = kubeTools;
     unitConfig = {
       ConditionPathExists = "/var/lib/kubelet/config.yaml";
@@ -145,8 +178,7 @@ in
     };
     environment = {
       KUBELET_KUBECONFIG_ARGS = "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf";
-      KUBELET_CONFIG_ARGS = "--config=/var/lib/kubelet/config.yaml";
-      KUBELET_NIXLAB_ARGS = lib.concatStringsSep " " (lib.optional swapEnabled "--fail-swap-on=false");
+      KUBELET_CONFIG_ARGS = "--config=/var/lib/kubelet/config.yaml --config-dir=${kubeletDropInDir}";
     };
     serviceConfig = {
       # Written by kubeadm (KUBELET_KUBEADM_ARGS) and by the user
@@ -155,7 +187,7 @@ in
         "-/var/lib/kubelet/kubeadm-flags.env"
         "-/etc/default/kubelet"
       ];
-      ExecStart = "${pkgs.kubernetes}/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_NIXLAB_ARGS $KUBELET_EXTRA_ARGS";
+      ExecStart = "${pkgs.kubernetes}/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS";
       Restart = "always";
       RestartSec = 10;
     };

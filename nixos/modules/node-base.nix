@@ -18,6 +18,25 @@ in
   services.cloud-init = {
     enable = true;
     network.enable = true;
+    # Freeform cloud.cfg (nixpkgs services/system/cloud-init.nix, settings).
+    settings = {
+      # The ssh module runs in cloud-config, after sshd has started with the
+      # host keys it generated at first boot; by default it deletes and
+      # regenerates them (ssh_deletekeys), so each node's key would change
+      # once. Keep sshd's keys.
+      ssh_deletekeys = false;
+      ssh_genkeytypes = [ ];
+      # nixlab-grow-root (modules/storage.nix) grows partition, PV, LV and
+      # ext4 and verifies the result; cloud-init's growpart and resizefs
+      # modules must not act on the same disk.
+      growpart.mode = "off";
+      resize_rootfs = false;
+      # cloud-init's default (disable_root = false) also gives root the
+      # stack's key as a plain login key (cc_ssh.py). With true, root's copy
+      # only prints "Please login as the user ..." (and sshd refuses root
+      # logins anyway).
+      disable_root = true;
+    };
   };
   # Applies the DNS servers cloud-init writes into the networkd units;
   # kubeadm detects resolved and points the kubelet at the real resolv.conf.
@@ -57,6 +76,9 @@ in
   ];
 
   environment.systemPackages = with pkgs; [
+    # Ansible's modules run with /run/current-system/sw/bin/python3 (the
+    # inventories set ansible_python_interpreter to it): NixOS ships none.
+    python3
     cloud-init # `cloud-init status --wait` for the readiness check
     curl
     git
