@@ -16,17 +16,26 @@ import (
 // The node-ready fakes append their argv (prefixed with their name) to
 // $FAKE_CALLS and are driven by environment variables.
 
-// nodeReadyFakeCloudInit: `status --wait` exits $FAKE_CI_RC (default 0), or
-// sleeps $FAKE_CI_SLEEP seconds first; `status --long` prints $FAKE_CI_LONG
-// (default: the output of a finished run).
+// nodeReadyFakeCloudInit behaves like canonical/cloud-init 24.x
+// cloudinit/cmd/status.py (handle_status_args, print_status,
+// translate_status): `status --wait` prints progress dots while it waits,
+// then "\nstatus: <status>", and exits 1 for an error, 2 for recoverable
+// errors ("degraded done": status stays "done", only extended_status says
+// degraded), else 0 - also when cloud-init is disabled (status: disabled).
+// $FAKE_CI_RC (default 0) picks the condition, FAKE_CI_DISABLED=1 a disabled
+// cloud-init, $FAKE_CI_SLEEP seconds of waiting first. `status --long`
+// prints $FAKE_CI_LONG (default: the output of a finished healthy run).
 const nodeReadyFakeCloudInit = `
 printf 'cloud-init %s\n' "$*" >>"$FAKE_CALLS"
 case "$*" in
   "status --wait")
-    if [[ -n "${FAKE_CI_SLEEP:-}" ]]; then exec sleep "$FAKE_CI_SLEEP"; fi
-    echo "......"
-    echo "status: done"
-    exit "${FAKE_CI_RC:-0}"
+    if [[ -n "${FAKE_CI_SLEEP:-}" ]]; then printf '...'; exec sleep "$FAKE_CI_SLEEP"; fi
+    rc="${FAKE_CI_RC:-0}"
+    status=done
+    [[ "$rc" != 1 ]] || status=error
+    [[ -z "${FAKE_CI_DISABLED:-}" ]] || status=disabled
+    printf '....\nstatus: %s\n' "$status"
+    exit "$rc"
     ;;
   "status --long")
     if [[ -n "${FAKE_CI_LONG:-}" ]]; then
@@ -42,7 +51,9 @@ case "$*" in
 esac
 `
 
-// nodeReadyFakeLs fails with $FAKE_LS_ERR when that is set.
+// nodeReadyFakeLs fails with $FAKE_LS_ERR when that is set, with exit 2 like
+// GNU ls for an argument it cannot access (coreutils src/ls.c: LS_FAILURE,
+// "serious trouble").
 const nodeReadyFakeLs = `
 printf 'ls %s\n' "$*" >>"$FAKE_CALLS"
 if [[ -n "${FAKE_LS_ERR:-}" ]]; then
@@ -52,18 +63,40 @@ fi
 echo "some-file"
 `
 
-// nodeReadyFakeFindmnt prints the words of $FAKE_FINDMNT (default: an
-// automount that has been mounted), one a line, and fails when there are none.
+// nodeReadyFakeFindmnt: for `--mountpoint /` it prints $FAKE_ROOT_FS
+// (default nodeReadyRootFS), the pairs line of util-linux 2.39 findmnt -P;
+// for other mount points the words of $FAKE_FINDMNT (default: an automount
+// that has been mounted), one a line, failing like findmnt (exit 1) when
+// there are none (findmnt(8), EXIT STATUS: 1 when no filesystem was found).
 const nodeReadyFakeFindmnt = `
 printf 'findmnt %s\n' "$*" >>"$FAKE_CALLS"
+if [[ "${*: -1}" == / ]]; then
+  [[ -n "$FAKE_ROOT_FS" ]] || exit 1
+  printf '%s\n' "$FAKE_ROOT_FS"
+  exit 0
+fi
 out="${FAKE_FINDMNT-autofs nfs4}"
 [[ -n "$out" ]] || exit 1
 printf '%s\n' $out
 `
 
+// nodeReadyFakeLsblk prints $FAKE_LSBLK: `lsblk -b -n -p -P -o
+// NAME,KNAME,MAJ:MIN,TYPE,SIZE,PKNAME` output (util-linux
+// misc-utils/lsblk.c: one KEY="value" line per device and parent, sizes in
+// bytes with -b, full paths with -p also for PKNAME).
+const nodeReadyFakeLsblk = `
+printf 'lsblk %s\n' "$*" >>"$FAKE_CALLS"
+printf '%s\n' "$FAKE_LSBLK"
+`
+
 // nodeReadyFakeSystemctl: containerd's state is $FAKE_CONTAINERD (default
 // active); the kubelet unit passes $FAKE_KUBELET_ARGS (default
-// --fail-swap-on=false) and is missing with FAKE_KUBELET_MISSING=1.
+// --config-dir=/etc/kubernetes/kubelet.conf.d) and is missing with
+// FAKE_KUBELET_MISSING=1. `show --property=LoadState,ActiveState,Result
+// nixlab-grow-root.service` prints the Key=Value lines of $FAKE_GROW (default
+// a oneshot with RemainAfterExit after success); like systemd's systemctl
+// show it exits 0 and prints LoadState=not-found for a unit that does not
+// exist.
 const nodeReadyFakeSystemctl = `
 printf 'systemctl %s\n' "$*" >>"$FAKE_CALLS"
 case "$*" in
@@ -77,7 +110,12 @@ case "$*" in
       echo "No files found for kubelet.service." >&2
       exit 1
     fi
-    printf '# /etc/systemd/system/kubelet.service\n[Unit]\nDescription=kubelet: The Kubernetes Node Agent\n\n[Service]\nEnvironment="KUBELET_NIXLAB_ARGS=%s"\nExecStart=/nix/store/abc-kubernetes/bin/kubelet $KUBELET_CONFIG_ARGS $KUBELET_NIXLAB_ARGS\n' "${FAKE_KUBELET_ARGS---fail-swap-on=false}"
+    printf '# /etc/systemd/system/kubelet.service\n[Unit]\nDescription=kubelet: The Kubernetes Node Agent\n\n[Service]\nEnvironment="KUBELET_NIXLAB_ARGS=%s"\nExecStart=/nix/store/abc-kubernetes/bin/kubelet $KUBELET_CONFIG_ARGS $KUBELET_NIXLAB_ARGS\n' "${FAKE_KUBELET_ARGS---config-dir=/etc/kubernetes/kubelet.conf.d}"
+    ;;
+  "show --property=LoadState,ActiveState,Result nixlab-grow-root.service")
+    printf '%s\n' "${FAKE_GROW:-Result=success
+LoadState=loaded
+ActiveState=active}"
     ;;
   *)
     echo "fake systemctl: unexpected: $*" >&2
@@ -86,16 +124,77 @@ case "$*" in
 esac
 `
 
+// nodeReadyDisk describes a root disk as lsblk and findmnt report it: a GPT
+// disk with a 1 MiB BIOS boot partition and the LVM PV partition 2
+// (volume group nixos-vg: LVs root and, unless swap is 0, swap), all sizes
+// in bytes.
+type nodeReadyDisk struct {
+	disk, part2, root, swap, fs int64
+	majMinKey                   string // "MAJ:MIN" (default) or "MAJ_MIN"
+}
+
+const (
+	mib = int64(1) << 20
+	gib = int64(1) << 30
+)
+
+// nodeReadyGrown is a 40 GiB clone of a 20 GiB template after a good boot:
+// partition 2 ends at the last usable GPT sector, the PV's 4 MiB extents
+// (after 1 MiB of metadata) all belong to swap (2 GiB) and root, and ext4's
+// statfs size is 98.4 % of its LV.
+func nodeReadyGrown() nodeReadyDisk {
+	disk := 40 * gib
+	part2 := disk - 2*mib - 33*512
+	extents := (part2 - mib) / (4 * mib) * (4 * mib)
+	root := extents - 2*gib
+	return nodeReadyDisk{disk: disk, part2: part2, root: root, swap: 2 * gib, fs: root / 1000 * 984}
+}
+
+func (d nodeReadyDisk) lsblk() string {
+	k := d.majMinKey
+	if k == "" {
+		k = "MAJ:MIN"
+	}
+	line := func(name, kname, majmin, typ string, size int64, parent string) string {
+		return fmt.Sprintf("NAME=%q KNAME=%q %s=%q TYPE=%q SIZE=\"%d\" PKNAME=%q\n", name, kname, k, majmin, typ, size, parent)
+	}
+	out := line("/dev/sda", "/dev/sda", "8:0", "disk", d.disk, "") +
+		line("/dev/sda1", "/dev/sda1", "8:1", "part", mib, "/dev/sda") +
+		line("/dev/sda2", "/dev/sda2", "8:2", "part", d.part2, "/dev/sda") +
+		line("/dev/mapper/nixos--vg-root", "/dev/dm-0", "254:0", "lvm", d.root, "/dev/sda2")
+	if d.swap > 0 {
+		out += line("/dev/mapper/nixos--vg-swap", "/dev/dm-1", "254:1", "lvm", d.swap, "/dev/sda2")
+	}
+	return out + line("/dev/sr0", "/dev/sr0", "11:0", "rom", 4*mib, "")
+}
+
+func (d nodeReadyDisk) findmnt() string {
+	k := d.majMinKey
+	if k == "" {
+		k = "MAJ:MIN"
+	}
+	return fmt.Sprintf("SOURCE=\"/dev/mapper/nixos--vg-root\" %s=\"254:0\" SIZE=\"%d\"", k, d.fs)
+}
+
+// env returns the fake settings for this disk.
+func (d nodeReadyDisk) env() []string {
+	return []string{"FAKE_LSBLK=" + d.lsblk(), "FAKE_ROOT_FS=" + d.findmnt()}
+}
+
+// nodeReadySwapDropin is the kubelet drop-in the node image writes when
+// swap is enabled.
+const nodeReadySwapDropin = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfailSwapOn: false\nmemorySwap:\n  swapBehavior: NoSwap\n"
+
 const nodeReadySwapHeader = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
 const nodeReadySwapEntry = "/dev/dm-1                               partition\t4194300\t\t0\t\t-2\n"
 
-const nodeReadyAllGood = "node n1 ready: cloud-init done, nfs mounted at /mnt/nfs, overlay+br_netfilter loaded, " +
-	"sysctls set, containerd active, swap on (kubelet --fail-swap-on=false)\n"
+const nodeReadyAllGood = "node n1 ready: cloud-init done, hostname n1, nfs mounted at /mnt/nfs, root disk grown (40.0 GiB), " +
+	"overlay+br_netfilter loaded, sysctls set, containerd active, swap on (kubelet failSwapOn: false)\n"
 
 // nodeReadyFixture holds fake commands and fake /proc and /sys trees of a
 // healthy node with swap.
 type nodeReadyFixture struct {
-	dir, bin, tools, proc, sys, calls string
+	dir, bin, tools, proc, sys, etc, calls string
 }
 
 func nodeReadyNewFixture(t *testing.T) nodeReadyFixture {
@@ -106,6 +205,7 @@ func nodeReadyNewFixture(t *testing.T) nodeReadyFixture {
 		bin:   filepath.Join(dir, "bin"),
 		proc:  filepath.Join(dir, "proc"),
 		sys:   filepath.Join(dir, "sys"),
+		etc:   filepath.Join(dir, "etc"),
 		calls: filepath.Join(dir, "calls"),
 	}
 	if err := os.Mkdir(f.bin, 0o755); err != nil {
@@ -121,6 +221,9 @@ func nodeReadyNewFixture(t *testing.T) nodeReadyFixture {
 	testutil.WriteFake(t, f.bin, "ls", nodeReadyFakeLs)
 	testutil.WriteFake(t, f.bin, "findmnt", nodeReadyFakeFindmnt)
 	testutil.WriteFake(t, f.bin, "systemctl", nodeReadyFakeSystemctl)
+	testutil.WriteFake(t, f.bin, "lsblk", nodeReadyFakeLsblk)
+	scriptWriteFile(t, filepath.Join(f.proc, "sys", "kernel", "hostname"), "n1\n")
+	scriptWriteFile(t, f.swapDropin(), nodeReadySwapDropin)
 	for _, m := range []string{"overlay", "br_netfilter", "nf_conntrack"} {
 		scriptWriteFile(t, filepath.Join(f.sys, "module", m, "refcnt"), "0\n")
 	}
@@ -129,6 +232,17 @@ func nodeReadyNewFixture(t *testing.T) nodeReadyFixture {
 	}
 	f.swaps(t, nodeReadySwapEntry)
 	return f
+}
+
+// hostname sets the fake kernel hostname.
+func (f nodeReadyFixture) hostname(t *testing.T, name string) {
+	t.Helper()
+	scriptWriteFile(t, filepath.Join(f.proc, "sys", "kernel", "hostname"), name+"\n")
+}
+
+// swapDropin is the path of the kubelet's swap drop-in in the fake /etc.
+func (f nodeReadyFixture) swapDropin() string {
+	return filepath.Join(f.etc, "kubernetes", "kubelet.conf.d", "50-nixlab-swap.conf")
 }
 
 func (f nodeReadyFixture) sysctl(t *testing.T, key, value string) {
@@ -148,7 +262,8 @@ func (f nodeReadyFixture) env(extra ...string) []string {
 		"FAKE_CALLS=" + f.calls,
 		"NIXLAB_PROC_ROOT=" + f.proc,
 		"NIXLAB_SYS_ROOT=" + f.sys,
-	}, extra...)
+		"NIXLAB_ETC_ROOT=" + f.etc,
+	}, append(nodeReadyGrown().env(), extra...)...)
 }
 
 // run runs node-ready.sh as `bash <file> args...`.
@@ -258,6 +373,9 @@ func TestScriptNodeReady_AllGood(t *testing.T) {
 				"findmnt -n -l -o FSTYPE --mountpoint /mnt/nfs",
 				"systemctl is-active containerd",
 				"systemctl cat kubelet",
+				"systemctl show --property=LoadState,ActiveState,Result nixlab-grow-root.service",
+				"findmnt -n -b -P -o SOURCE,MAJ:MIN,SIZE --mountpoint /",
+				"lsblk -b -n -p -P -o NAME,KNAME,MAJ:MIN,TYPE,SIZE,PKNAME",
 			} {
 				if !slices.Contains(calls, want) {
 					t.Errorf("no call %q in %q", want, calls)
@@ -290,7 +408,7 @@ func TestScriptNodeReady_NFSNotMounted(t *testing.T) {
 			res := f.run(t, f.env(tc.env...), "n1", "/mnt/nfs", "yes", "300")
 			nodeReadyExpectFailures(t, res, map[string][]string{"nfs": tc.wants})
 			scriptMustContain(t, "stderr", res.stderr,
-				"node n1 not ready: 1 check failed (nfs); passed: cloud-init done, overlay+br_netfilter loaded, sysctls set, containerd active, swap on (kubelet --fail-swap-on=false)\n")
+				"node n1 not ready: 1 check failed (nfs); passed: cloud-init done, hostname n1, root disk grown (40.0 GiB), overlay+br_netfilter loaded, sysctls set, containerd active, swap on (kubelet failSwapOn: false)\n")
 		})
 	}
 }
@@ -322,7 +440,7 @@ func TestScriptNodeReady_SeveralFailures(t *testing.T) {
 		t.Errorf("overlay reported missing: %q", got)
 	}
 	scriptMustContain(t, "stderr", res.stderr,
-		"node n1 not ready: 3 checks failed (kernel modules, sysctls, containerd); passed: cloud-init done, nfs mounted at /mnt/nfs, swap on")
+		"node n1 not ready: 3 checks failed (kernel modules, sysctls, containerd); passed: cloud-init done, hostname n1, nfs mounted at /mnt/nfs, root disk grown (40.0 GiB), swap on")
 }
 
 func TestScriptNodeReady_SysctlsMissing(t *testing.T) {
@@ -370,7 +488,7 @@ func TestScriptNodeReady_CloudInitError(t *testing.T) {
 					t.Errorf("cloud-init failure quotes %q: %q", noise, got["cloud-init"])
 				}
 			}
-			scriptMustContain(t, "stderr", res.stderr, "passed: nfs mounted at /mnt/nfs, overlay+br_netfilter loaded")
+			scriptMustContain(t, "stderr", res.stderr, "passed: hostname n1, nfs mounted at /mnt/nfs, root disk grown (40.0 GiB), overlay+br_netfilter loaded")
 		})
 	}
 }
@@ -378,7 +496,9 @@ func TestScriptNodeReady_CloudInitError(t *testing.T) {
 func TestScriptNodeReady_CloudInitDegraded(t *testing.T) {
 	f := nodeReadyNewFixture(t)
 	long := strings.Replace(nodeReadyCloudInitErrorLong, "errors:\n\t- ('scripts_user', RuntimeError('Runparts: 1 failures (part-001) in 1 attempted commands'))\n", "errors: []\n", 1)
-	long = strings.Replace(long, "status: error\n", "status: degraded done\n", 1)
+	// A degraded run as cloud-init prints it: status stays "done"
+	// (translate_status), extended_status says "degraded done".
+	long = strings.Replace(long, "status: error\nextended_status: error - done\n", "status: done\nextended_status: degraded done\n", 1)
 	res := f.run(t, f.env("FAKE_CI_RC=2", "FAKE_CI_LONG="+long), "n1", "/mnt/nfs", "yes", "300")
 	if res.code != 0 {
 		t.Fatalf("exit %d", res.code)
@@ -391,7 +511,7 @@ func TestScriptNodeReady_CloudInitDegraded(t *testing.T) {
 		t.Errorf("failures reported: %q", failures)
 	}
 	scriptMustContain(t, "stderr", res.stderr,
-		"node n1: warning: cloud-init finished with recoverable errors: status: degraded done",
+		"node n1: warning: cloud-init finished with recoverable errors: status: done; extended_status: degraded done; detail: DataSourceNoCloud",
 		"recoverable_errors: WARNING: - Failed to run module scripts_user")
 	if strings.Contains(res.stderr, "errors: []") {
 		t.Errorf("empty errors entry quoted: %q", res.stderr)
@@ -426,13 +546,28 @@ func TestScriptNodeReady_CloudInitMissing(t *testing.T) {
 func TestScriptNodeReady_Swap(t *testing.T) {
 	for _, tc := range []struct {
 		name, swap, entries string
+		dropin              string // "": the default; "-": none
 		env                 []string
 		fail                []string // wants in the swap failure; nil: passes
 		summary             string
 	}{
-		{name: "yes with swap and flag", swap: "yes", entries: nodeReadySwapEntry, summary: "swap on (kubelet --fail-swap-on=false)"},
-		{name: "yes but kubelet lacks flag", swap: "yes", entries: nodeReadySwapEntry, env: []string{"FAKE_KUBELET_ARGS="},
-			fail: []string{"does not pass --fail-swap-on=false"}},
+		{name: "yes with swap, drop-in and flag", swap: "yes", entries: nodeReadySwapEntry, summary: "swap on (kubelet failSwapOn: false)"},
+		{name: "yes with a JSON drop-in and a spaced flag", swap: "yes", entries: nodeReadySwapEntry,
+			dropin:  `{"apiVersion":"kubelet.config.k8s.io/v1beta1","failSwapOn":false,"kind":"KubeletConfiguration"}`,
+			env:     []string{"FAKE_KUBELET_ARGS=--config-dir /etc/kubernetes/kubelet.conf.d/ --v=2"},
+			summary: "swap on (kubelet failSwapOn: false)"},
+		{name: "yes but kubelet lacks --config-dir", swap: "yes", entries: nodeReadySwapEntry, env: []string{"FAKE_KUBELET_ARGS=--fail-swap-on=false"},
+			fail: []string{"the kubelet unit does not pass --config-dir=/etc/kubernetes/kubelet.conf.d", "failSwapOn: false"}},
+		{name: "yes but --config-dir elsewhere", swap: "yes", entries: nodeReadySwapEntry, env: []string{"FAKE_KUBELET_ARGS=--config-dir=/etc/kubernetes/kubelet.conf.d.old"},
+			fail: []string{"does not pass --config-dir="}},
+		{name: "yes but no drop-in", swap: "yes", entries: nodeReadySwapEntry, dropin: "-",
+			fail: []string{"kubelet.conf.d/50-nixlab-swap.conf does not exist"}},
+		{name: "yes but drop-in keeps failSwapOn", swap: "yes", entries: nodeReadySwapEntry,
+			dropin: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n# failSwapOn: false\nfailSwapOn: true\n",
+			fail:   []string{"50-nixlab-swap.conf does not set failSwapOn: false"}},
+		{name: "yes but drop-in of another kind", swap: "yes", entries: nodeReadySwapEntry,
+			dropin: "apiVersion: v1\nkind: ConfigMap\nfailSwapOn: false\n",
+			fail:   []string{"50-nixlab-swap.conf is not a KubeletConfiguration"}},
 		{name: "yes but no kubelet unit", swap: "yes", entries: nodeReadySwapEntry, env: []string{"FAKE_KUBELET_MISSING=1"},
 			fail: []string{"no kubelet unit"}},
 		{name: "yes but no swap active", swap: "yes", entries: "",
@@ -444,6 +579,15 @@ func TestScriptNodeReady_Swap(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := nodeReadyNewFixture(t)
 			f.swaps(t, tc.entries)
+			switch tc.dropin {
+			case "":
+			case "-":
+				if err := os.Remove(f.swapDropin()); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				scriptWriteFile(t, f.swapDropin(), tc.dropin)
+			}
 			res := f.run(t, f.env(tc.env...), "n1", "/mnt/nfs", tc.swap, "300")
 			if tc.fail != nil {
 				nodeReadyExpectFailures(t, res, map[string][]string{"swap": tc.fail})
@@ -469,12 +613,12 @@ func TestScriptNodeReady_NoNFS(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d", res.code)
 	}
-	want := "node n1 ready: cloud-init done, nfs skipped (none configured), overlay+br_netfilter loaded, sysctls set, containerd active, swap off\n"
+	want := "node n1 ready: cloud-init done, hostname n1, nfs skipped (none configured), root disk grown (40.0 GiB), overlay+br_netfilter loaded, sysctls set, containerd active, swap off\n"
 	if res.stdout != want {
 		t.Errorf("stdout = %q\nwant     %q", res.stdout, want)
 	}
 	calls := f.callList(t)
-	for _, tool := range []string{"findmnt", "ls", "timeout --kill-after=5 60"} {
+	for _, tool := range []string{"findmnt -n -l -o FSTYPE", "ls", "timeout --kill-after=5 60"} {
 		if nodeReadyHasCall(calls, tool+" ") {
 			t.Errorf("%s called without an NFS mount point: %q", tool, calls)
 		}
@@ -517,10 +661,169 @@ func TestScriptNodeReady_InvalidArgs(t *testing.T) {
 func TestScriptNodeReady_ValidNames(t *testing.T) {
 	for _, name := range []string{"k8s-node-1", "A", "node.lab", "9x"} {
 		f := nodeReadyNewFixture(t)
+		f.hostname(t, name)
 		res := f.run(t, f.env(), name, "/mnt/my nfs", "yes", "300")
 		if res.code != 0 {
 			t.Errorf("name %q: exit %d", name, res.code)
 		}
 		scriptMustContain(t, "stdout", res.stdout, "node "+name+" ready: ", "nfs mounted at /mnt/my nfs")
+	}
+}
+
+func TestScriptNodeReady_CloudInitDisabled(t *testing.T) {
+	// `cloud-init status --wait` returns at once with exit 0 and "status:
+	// disabled" when cloud-init is disabled (get_running_status,
+	// handle_status_args): that must not read as "cloud-init done".
+	f := nodeReadyNewFixture(t)
+	long := "status: disabled\nextended_status: disabled\nboot_status_code: disabled-by-marker-file\ndetail: Cloud-init disabled by /etc/cloud/cloud-init.disabled\nerrors: []\nrecoverable_errors: {}"
+	res := f.run(t, f.env("FAKE_CI_DISABLED=1", "FAKE_CI_LONG="+long), "n1", "/mnt/nfs", "yes", "300")
+	nodeReadyExpectFailures(t, res, map[string][]string{"cloud-init": {
+		"cloud-init is disabled, so it never applied the node's hostname",
+		"boot_status_code: disabled-by-marker-file",
+		"detail: Cloud-init disabled by /etc/cloud/cloud-init.disabled",
+	}})
+	if strings.Contains(res.stdout+res.stderr, "cloud-init done") {
+		t.Errorf("a disabled cloud-init reported as done: %q", res.stderr)
+	}
+}
+
+func TestScriptNodeReady_CloudInitWaitStatus(t *testing.T) {
+	// What --wait printed decides, not only its exit code.
+	for _, tc := range []struct {
+		name, out string
+		rc        int
+		pass      bool
+		want      string
+	}{
+		{"done without waiting", "\nstatus: done", 0, true, ""},
+		{"done after dots", "........\nstatus: done", 0, true, ""},
+		{"degraded done", "..\nstatus: done", 2, true, ""},
+		{"disabled and degraded", "\nstatus: disabled", 2, false, "cloud-init is disabled"},
+		{"no status line", "Failed to get status from systemd.", 0, false, "exited with 0 but reported no status"},
+		{"unknown status", "\nstatus: not started", 0, false, "exited with 0 but reported status: not started"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := nodeReadyNewFixture(t)
+			out := filepath.Join(f.dir, "wait-output")
+			scriptWriteFile(t, out, tc.out+"\n")
+			testutil.WriteFake(t, f.bin, "cloud-init", fmt.Sprintf(`printf 'cloud-init %%s\n' "$*" >>"$FAKE_CALLS"
+if [[ "$*" == "status --wait" ]]; then while IFS= read -r l; do printf '%%s\n' "$l"; done <%q; exit %d; fi
+printf 'status: done\nextended_status: degraded done\n'
+`, out, tc.rc))
+			res := f.run(t, f.env(), "n1", "/mnt/nfs", "yes", "300")
+			if tc.pass {
+				if res.code != 0 {
+					t.Fatalf("exit %d", res.code)
+				}
+				return
+			}
+			nodeReadyExpectFailures(t, res, map[string][]string{"cloud-init": {tc.want}})
+		})
+	}
+}
+
+func TestScriptNodeReady_Hostname(t *testing.T) {
+	for _, tc := range []struct {
+		name, node, hostname string
+		fail                 []string
+	}{
+		{"set", "nixlab-workers-1", "nixlab-workers-1", nil},
+		{"case differs", "Node-1", "node-1", nil},
+		{"short name of a dotted node name", "node1.lab", "node1", nil},
+		{"left at the image's name", "nixlab-workers-1", "nixos", []string{"the hostname is 'nixos', not 'nixlab-workers-1'", "cloud-init did not set it"}},
+		{"another node's name", "nixlab-workers-1", "nixlab-workers-10", []string{"the hostname is 'nixlab-workers-10'"}},
+		{"unreadable", "n1", "", []string{"cannot read the hostname"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := nodeReadyNewFixture(t)
+			if tc.hostname == "" {
+				if err := os.Remove(filepath.Join(f.proc, "sys", "kernel", "hostname")); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				f.hostname(t, tc.hostname)
+			}
+			res := f.run(t, f.env(), tc.node, "/mnt/nfs", "yes", "300")
+			if tc.fail == nil {
+				if res.code != 0 {
+					t.Fatalf("exit %d", res.code)
+				}
+				scriptMustContain(t, "stdout", res.stdout, ", hostname "+tc.hostname+", ")
+				return
+			}
+			if res.code != 1 {
+				t.Errorf("exit %d, want 1", res.code)
+			}
+			scriptMustContain(t, "stderr", res.stderr, append([]string{"node " + tc.node + ": hostname failed: "}, tc.fail...)...)
+		})
+	}
+}
+
+func TestScriptNodeReady_Disk(t *testing.T) {
+	grown := nodeReadyGrown()
+	notGrownPart := grown
+	notGrownPart.part2 = 20*gib - 2*mib - 33*512 // the template's partition
+	notGrownPart.root = (notGrownPart.part2-mib)/(4*mib)*(4*mib) - 2*gib
+	notGrownPart.fs = notGrownPart.root / 1000 * 984
+	mbr := grown // a 3 TiB disk with an msdos label: the partition stops at 2 TiB
+	mbr.disk = 3 << 40
+	mbr.part2 = 2<<40 - 2*mib
+	mbr.root = (mbr.part2-mib)/(4*mib)*(4*mib) - 2*gib
+	mbr.fs = mbr.root / 1000 * 984
+	noLVExtend := grown // pvresize/lvextend did not run
+	noLVExtend.root = 18 * gib
+	noLVExtend.fs = noLVExtend.root / 1000 * 984
+	noResize := grown // resize2fs did not run
+	noResize.fs = 18 * gib / 1000 * 984
+	atTolerance := grown // a little unused space is fine
+	atTolerance.root -= 59 * mib
+	overTolerance := grown // 64 MiB (DISK_SLACK_BYTES) is the limit
+	overTolerance.root -= 65 * mib
+	noSwap := grown
+	noSwap.root += noSwap.swap
+	noSwap.swap = 0
+	newUtilLinux := grown
+	newUtilLinux.majMinKey = "MAJ_MIN"
+
+	failedUnit := "FAKE_GROW=LoadState=loaded\nActiveState=failed\nResult=exit-code"
+	for _, tc := range []struct {
+		name string
+		disk nodeReadyDisk
+		env  []string
+		fail []string // nil: passes
+	}{
+		{name: "grown", disk: grown},
+		{name: "grown without swap", disk: noSwap},
+		{name: "unused space within tolerance", disk: atTolerance},
+		{name: "MAJ_MIN pairs key", disk: newUtilLinux},
+		{name: "unused space beyond tolerance", disk: overTolerance, fail: []string{"LVM partition /dev/sda2", "pvresize or lvextend"}},
+		{name: "partition not grown", disk: notGrownPart, env: []string{failedUnit}, fail: []string{
+			"nixlab-grow-root.service failed (ActiveState=failed, Result=exit-code); see 'journalctl -b -u nixlab-grow-root.service'",
+			"disk /dev/sda is 40.0 GiB but its partitions use only 19.9 GiB, so 20.0 GiB is unused", "growpart failed"}},
+		{name: "MBR stops at 2 TiB, unit says fine", disk: mbr, fail: []string{
+			"disk /dev/sda is 3072.0 GiB but its partitions use only 2047.9 GiB", "MBR (msdos) partition table cannot use more than 2 TiB"}},
+		{name: "LV not extended", disk: noLVExtend, fail: []string{
+			"LVM partition /dev/sda2 is 39.9 GiB but its logical volumes use only 20.0 GiB", "pvresize or lvextend", "volume group named nixos-vg"}},
+		{name: "filesystem not resized", disk: noResize, fail: []string{
+			"the root filesystem is 17.7 GiB on the 37.9 GiB device /dev/mapper/nixos--vg-root: resize2fs did not grow it"}},
+		{name: "unit failed, sizes fine", disk: grown, env: []string{failedUnit}, fail: []string{"nixlab-grow-root.service failed"}},
+		{name: "unit missing", disk: grown, env: []string{"FAKE_GROW=LoadState=not-found\nActiveState=inactive\nResult=success"}, fail: []string{
+			"nixlab-grow-root.service is not installed (LoadState=not-found)"}},
+		{name: "root not in lsblk", disk: grown, env: []string{"FAKE_LSBLK=" + strings.ReplaceAll(grown.lsblk(), `"254:0"`, `"254:7"`)}, fail: []string{
+			"lsblk does not list the root device /dev/mapper/nixos--vg-root (254:0)"}},
+		{name: "nothing at /", disk: grown, env: []string{"FAKE_ROOT_FS="}, fail: []string{"findmnt lists no filesystem mounted at /"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := nodeReadyNewFixture(t)
+			res := f.run(t, f.env(append(tc.disk.env(), tc.env...)...), "n1", "/mnt/nfs", "yes", "300")
+			if tc.fail == nil {
+				if res.code != 0 {
+					t.Fatalf("exit %d", res.code)
+				}
+				scriptMustContain(t, "stdout", res.stdout, fmt.Sprintf(", root disk grown (%s), ", map[int64]string{40 * gib: "40.0 GiB"}[tc.disk.disk]))
+				return
+			}
+			nodeReadyExpectFailures(t, res, map[string][]string{"disk": tc.fail})
+		})
 	}
 }

@@ -185,7 +185,7 @@ func TestAnsibleReadsGoldenFiles(t *testing.T) {
 				}
 				plugin := map[Format]string{FormatINI: "ini", FormatYAML: "yaml"}[format]
 
-				connection := map[string]any{"ansible_user": tc.opts.User}
+				connection := map[string]any{"ansible_user": tc.opts.User, "ansible_python_interpreter": tc.opts.pythonInterpreter()}
 				if tc.opts.PrivateKeyFile != "" {
 					connection["ansible_ssh_private_key_file"] = tc.opts.PrivateKeyFile
 				}

@@ -39,6 +39,7 @@ func ExampleINI() {
 	// ansible_user=nixos
 	// ansible_ssh_private_key_file=.nixlab/lab/id_ed25519
 	// ansible_ssh_common_args='-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts'
+	// ansible_python_interpreter=/run/current-system/sw/bin/python3
 }
 
 func ExampleYAML() {
@@ -72,6 +73,7 @@ func ExampleYAML() {
 	//         ansible_user: nixos
 	//         ansible_ssh_private_key_file: .nixlab/lab/id_ed25519
 	//         ansible_ssh_common_args: "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts"
+	//         ansible_python_interpreter: /run/current-system/sw/bin/python3
 }
 
 // The Kubespray flavour defines each host once under [all] and lists it by
@@ -106,6 +108,7 @@ func ExampleRender_kubespray() {
 	// ansible_user=nixos
 	// ansible_ssh_private_key_file=.nixlab/lab/id_ed25519
 	// ansible_ssh_common_args='-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts'
+	// ansible_python_interpreter=/run/current-system/sw/bin/python3
 }
 
 // Validation reports every problem at once, naming the node and field.

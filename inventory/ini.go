@@ -5,7 +5,8 @@ import "strings"
 // renderINI writes m in Ansible's INI format: one section per group (hosts,
 // :children, :vars), sections separated by a blank line. Host lines are
 // split by shlex and their values, like :vars values, go through Python's
-// ast.literal_eval in Ansible; iniValue quotes what would not survive.
+// ast.literal_eval in Ansible; iniHostValue and iniVarsValue quote what
+// would not survive.
 func renderINI(m model) string {
 	var b strings.Builder
 	section := func(header string) {
@@ -17,7 +18,7 @@ func renderINI(m model) string {
 	hostLine := func(h host) {
 		b.WriteString(h.name)
 		for _, v := range h.vars {
-			b.WriteString(" " + v.key + "=" + iniValue(v.val))
+			b.WriteString(" " + v.key + "=" + iniHostValue(v.val))
 		}
 		b.WriteByte('\n')
 	}
@@ -45,7 +46,7 @@ func renderINI(m model) string {
 		if len(g.vars) > 0 {
 			section(g.name + ":vars")
 			for _, v := range g.vars {
-				b.WriteString(v.key + "=" + iniValue(v.val) + "\n")
+				b.WriteString(v.key + "=" + iniVarsValue(v.val) + "\n")
 			}
 		}
 	}

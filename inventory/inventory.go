@@ -17,8 +17,9 @@
 // Every host gets ansible_host (Kubespray also ip and access_ip) when its
 // address is known, nixlab_vm_id and nixlab_role. The connection settings
 // ([Options]) are group variables of k8s_cluster, so they reach every node.
-// ansible_python_interpreter is deliberately not set: NixOS nodes need not
-// ship Python, and the interpreter is the user's choice.
+// They include ansible_python_interpreter, by default [NixOSPython]: NixOS
+// has no /usr/bin/python3 (nor any other path Ansible's interpreter
+// discovery tries), so without it every module but raw fails on the nodes.
 //
 // Values that YAML (1.1, as Ansible reads it) or Ansible's INI parsing
 // (Python literals) would turn into anything but the same string, such as a
@@ -85,6 +86,24 @@ type Options struct {
 	// (ansible_ssh_common_args), so that `ansible -i` works at once on
 	// freshly cloned nodes without a prompt per host.
 	KnownHostsFile string
+	// PythonInterpreter is ansible_python_interpreter, the absolute path
+	// of Python on the nodes. Empty means [NixOSPython].
+	PythonInterpreter string
+}
+
+// NixOSPython is where a NixOS system that has python3 in
+// environment.systemPackages puts it (the system profile's bin directory,
+// /run/current-system/sw/bin). nixlab's node image ships python3 for
+// Ansible; Ansible's interpreter discovery (INTERPRETER_PYTHON_FALLBACK:
+// /usr/bin/python3, /usr/libexec/platform-python, ...) never looks there.
+const NixOSPython = "/run/current-system/sw/bin/python3"
+
+// pythonInterpreter is the ansible_python_interpreter opts render.
+func (o Options) pythonInterpreter() string {
+	if o.PythonInterpreter == "" {
+		return NixOSPython
+	}
+	return o.PythonInterpreter
 }
 
 // Flavor is the group layout of an inventory.
@@ -198,6 +217,9 @@ func validate(nodes []Node, opts Options, flavor Flavor, format Format) error {
 
 	if strings.IndexFunc(opts.KnownHostsFile, badValueRune) >= 0 || strings.ContainsAny(opts.KnownHostsFile, `'"`) {
 		add("Options.KnownHostsFile %q contains whitespace, quotes or control characters", opts.KnownHostsFile)
+	}
+	if py := opts.PythonInterpreter; py != "" && (!strings.HasPrefix(py, "/") || strings.IndexFunc(py, badValueRune) >= 0) {
+		add("Options.PythonInterpreter (ansible_python_interpreter) %q must be an absolute path without whitespace or control characters, e.g. %s", py, NixOSPython)
 	}
 
 	reserved := groupNames(flavor)

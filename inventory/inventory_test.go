@@ -80,6 +80,12 @@ func hv(flavor Flavor, ip string, vmid int, role Role) map[string]any {
 	return m
 }
 
+// withUser adds a host's own ansible_user to expected host variables.
+func withUser(m map[string]any, user string) map[string]any {
+	m["ansible_user"] = user
+	return m
+}
+
 const (
 	cp1 = "nixlab-control-plane-1"
 	w1  = "nixlab-workers-1"
@@ -211,15 +217,16 @@ func goldenCases() []goldenCase {
 		},
 		{
 			// Values that must be quoted to stay strings: host names that
-			// YAML would read as a number or boolean, a user that YAML 1.1
-			// reads as false, a key path with quotes, '#', ';', '\' and
-			// non-ASCII letters.
+			// YAML would read as a number or boolean, users that YAML 1.1
+			// or Python literals read as booleans (also on INI host lines,
+			// which shlex unquotes before ast.literal_eval), a key path with
+			// quotes, '#', ';', '\' and non-ASCII letters.
 			name: "nixlab-quoting", flavor: FlavorNixlab,
 			opts: Options{User: "no", PrivateKeyFile: `~/clés/it's#1;"lab"\id`},
 			nodes: []Node{
 				{Name: "true", Role: RoleControlPlane, VMID: 100},
-				{Name: "0x1F", Role: RoleWorker, VMID: 101, IPv4: "10.0.0.2"},
-				{Name: "1.5", Role: RoleWorker, VMID: 102, IPv4: "10.0.0.3"},
+				{Name: "0x1F", Role: RoleWorker, VMID: 101, IPv4: "10.0.0.2", User: "off"},
+				{Name: "1.5", Role: RoleWorker, VMID: 102, IPv4: "10.0.0.3", User: "True"},
 				{Name: "10.0.0.4", Role: RoleWorker, VMID: 103, IPv4: "10.0.0.4"},
 			},
 			groups: map[string][]string{
@@ -228,17 +235,17 @@ func goldenCases() []goldenCase {
 			},
 			hostvars: map[string]map[string]any{
 				"true":     hv(FlavorNixlab, "", 100, RoleControlPlane),
-				"0x1F":     hv(FlavorNixlab, "10.0.0.2", 101, RoleWorker),
-				"1.5":      hv(FlavorNixlab, "10.0.0.3", 102, RoleWorker),
+				"0x1F":     withUser(hv(FlavorNixlab, "10.0.0.2", 101, RoleWorker), "off"),
+				"1.5":      withUser(hv(FlavorNixlab, "10.0.0.3", 102, RoleWorker), "True"),
 				"10.0.0.4": hv(FlavorNixlab, "10.0.0.4", 103, RoleWorker),
 			},
 		},
 		{
 			name: "kubespray-quoting", flavor: FlavorKubespray,
-			opts: Options{User: "True", PrivateKeyFile: "0755"},
+			opts: Options{User: "True", PrivateKeyFile: "0755", PythonInterpreter: "/usr/bin/python3"},
 			nodes: []Node{
 				{Name: "null", Role: RoleControlPlane, VMID: 100, IPv4: "10.0.0.1"},
-				{Name: "1", Role: RoleWorker, VMID: 101},
+				{Name: "1", Role: RoleWorker, VMID: 101, User: `y"'#`},
 			},
 			groups: map[string][]string{
 				"all": {"null", "1"}, "ungrouped": {}, "k8s_cluster": {"null", "1"},
@@ -246,7 +253,7 @@ func goldenCases() []goldenCase {
 			},
 			hostvars: map[string]map[string]any{
 				"null": hv(FlavorKubespray, "10.0.0.1", 100, RoleControlPlane),
-				"1":    hv(FlavorKubespray, "", 101, RoleWorker),
+				"1":    withUser(hv(FlavorKubespray, "", 101, RoleWorker), `y"'#`),
 			},
 		},
 	}
@@ -371,6 +378,8 @@ func TestValidation(t *testing.T) {
 		{name: "duplicate ipv4", nodes: node(func(n *Node) { n.IPv4 = "192.168.1.32" }), want: []string{`nodes[1] ("nixlab-control-plane-1")`, "IPv4 192.168.1.32 duplicates nodes[0]"}},
 		{name: "empty user", opts: Options{PrivateKeyFile: "k"}, want: []string{"Options.User", "ansible_user", "empty"}},
 		{name: "user with space", opts: Options{User: "nix os"}, want: []string{"Options.User", `"nix os"`, "whitespace"}},
+		{name: "relative python", opts: Options{User: "nixos", PythonInterpreter: "python3"}, want: []string{"Options.PythonInterpreter (ansible_python_interpreter)", `"python3"`, "absolute path", NixOSPython}},
+		{name: "python with space", opts: Options{User: "nixos", PythonInterpreter: "/usr/bin/env python3"}, want: []string{"Options.PythonInterpreter", "whitespace"}},
 		{name: "key file with space", opts: Options{User: "nixos", PrivateKeyFile: "my keys/id"}, want: []string{"Options.PrivateKeyFile", "ansible_ssh_private_key_file", "whitespace"}},
 		{name: "key file with newline", opts: Options{User: "nixos", PrivateKeyFile: "id\n[all]"}, want: []string{"Options.PrivateKeyFile", "newlines"}},
 		{name: "key file with tab", opts: Options{User: "nixos", PrivateKeyFile: "id\tx"}, want: []string{"Options.PrivateKeyFile"}},

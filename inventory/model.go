@@ -64,6 +64,7 @@ func buildModel(nodes []Node, opts Options, flavor Flavor) model {
 		connection = append(connection, variable{"ansible_ssh_common_args",
 			str("-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" + opts.KnownHostsFile)})
 	}
+	connection = append(connection, variable{"ansible_python_interpreter", str(opts.pythonInterpreter())})
 	var controlPlanes, workers []Node
 	for _, n := range nodes {
 		if n.Role == RoleControlPlane {
@@ -200,12 +201,12 @@ func pythonQuote(s string) string {
 	return b.String()
 }
 
-// iniValue renders v for an INI host line or :vars section. Quoting only
-// ever happens for :vars values (User, PrivateKeyFile), which Ansible hands
-// to ast.literal_eval as they stand; host-line values (addresses, integers,
-// roles) are always bare, so shlex splitting of host lines never sees a
-// quote.
-func iniValue(v value) string {
+// iniVarsValue renders v for a :vars section line. Ansible's ini plugin
+// (ansible-core plugins/inventory/ini.py, _parse_variable_definition) splits
+// the line at the first '=' and hands the rest, stripped, to
+// ast.literal_eval (_parse_value): a Python string literal comes back as
+// its string, anything literal_eval rejects stays the text it is.
+func iniVarsValue(v value) string {
 	switch {
 	case v.isInt:
 		return strconv.Itoa(v.n)
@@ -214,4 +215,17 @@ func iniValue(v value) string {
 	default:
 		return pythonQuote(v.s)
 	}
+}
+
+// iniHostValue renders v for a key=value pair on a host line. Ansible's ini
+// plugin (_parse_host_definition) first splits the line with shlex (POSIX
+// mode, '#' comments), which removes one level of quotes, and then applies
+// ast.literal_eval to each value: a non-bare value is therefore a Python
+// string literal inside shell double quotes (where shlex honours only
+// backslash-escaped '\' and '"'). A bare value survives both unchanged.
+func iniHostValue(v value) string {
+	if v.isInt || v.addr || bare(v.s) {
+		return iniVarsValue(v)
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(pythonQuote(v.s)) + `"`
 }
