@@ -1,11 +1,11 @@
 package stack
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -40,7 +40,7 @@ func CheckKeys(keys []string) error {
 			continue
 		}
 		msg := "is not a nixlab setting"
-		if guess := closestKey(name); guess != "" {
+		if guess := closest(name, Keys); guess != "" {
 			msg += fmt.Sprintf("; did you mean nixlab:%s?", guess)
 		}
 		errs = append(errs, &KeyError{Key: full, Msg: msg + " (see the configuration reference in README.md)"})
@@ -48,11 +48,11 @@ func CheckKeys(keys []string) error {
 	return errors.Join(errs...)
 }
 
-// closestKey is the known key nearest to name by edit distance, when it is
-// close enough to be a typo.
-func closestKey(name string) string {
+// closest is the candidate nearest to name by edit distance, when it is
+// close enough to be a typo ("" otherwise).
+func closest(name string, candidates []string) string {
 	best, bestDist := "", len(name)/2+1
-	for _, k := range Keys {
+	for _, k := range candidates {
 		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d
 		}
@@ -96,8 +96,20 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 // against dir before validation (see Config.ResolvePaths); "" keeps them
 // relative to the working directory.
 func LoadConfigIn(ctx *pulumi.Context, dir string) (*Config, error) {
+	cfg, err := loadConfig(ctx, dir)
+	if err != nil {
+		return nil, locateInStackFile(err, dir, ctx.Stack())
+	}
+	return cfg, nil
+}
+
+func loadConfig(ctx *pulumi.Context, dir string) (*Config, error) {
+	if ctx.Project() != Namespace {
+		return nil, projectNameError(ctx.Project())
+	}
 	// The Pulumi CLI hands the program its config as JSON in PULUMI_CONFIG
 	// (the only place the keys can be listed): catch misspelled keys.
+	var unknown error
 	if raw := os.Getenv("PULUMI_CONFIG"); raw != "" {
 		var all map[string]any
 		if err := json.Unmarshal([]byte(raw), &all); err == nil {
@@ -105,15 +117,50 @@ func LoadConfigIn(ctx *pulumi.Context, dir string) (*Config, error) {
 			for k := range all {
 				keys = append(keys, k)
 			}
-			if err := CheckKeys(keys); err != nil {
-				return nil, err
-			}
+			unknown = CheckKeys(keys)
 		}
 	}
 	if _, ok := ctx.GetConfig(Namespace + ":apiToken"); ok && !ctx.IsConfigSecret(Namespace+":apiToken") {
-		return nil, &KeyError{Key: Namespace + ":apiToken", Msg: "is stored in plain text; store it as a secret: pulumi config set --secret nixlab:apiToken 'user@realm!tokenid=uuid'"}
+		return nil, joinSorted(unknown, &KeyError{Key: Namespace + ":apiToken", Msg: "is stored in plain text; store it as a secret: pulumi config set --secret nixlab:apiToken 'user@realm!tokenid=uuid'"})
 	}
-	return ParseConfigIn(ctx.GetConfig, dir)
+	cfg, err := ParseConfigIn(ctx.GetConfig, dir)
+	if unknown != nil || err != nil {
+		return nil, joinSorted(unknown, err)
+	}
+	return cfg, nil
+}
+
+// joinSorted joins the KeyErrors of several errors, sorted by key (nil
+// when there are none).
+func joinSorted(errs ...error) error {
+	var all []*KeyError
+	for _, err := range errs {
+		all = append(all, keyErrors(err)...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Key < all[j].Key })
+	return joinKeyErrors(all)
+}
+
+// projectNameError is the error for a Pulumi project not named nixlab:
+// the program reads its settings from the nixlab namespace only, so the
+// settings of a project named otherwise would be silently ignored.
+func projectNameError(name string) error {
+	return fmt.Errorf("Pulumi.yaml: the project is named %q; name it %s (name: %s): nixlab reads its settings as %s:<key>, so %s:clusterName and the other settings of a project named otherwise would be ignored (the stack name, not the project name, tells labs apart)",
+		name, Namespace, Namespace, Namespace, name)
+}
+
+// locateInStackFile points the KeyErrors of err at their lines in
+// Pulumi.<stack>.yaml of the project directory (dir, or the working
+// directory under the Pulumi CLI), when that file can be read; otherwise
+// err is returned as it is.
+func locateInStackFile(err error, dir, stackName string) error {
+	if dir == "" {
+		dir = "."
+	}
+	if sf, readErr := ReadStackFile(filepath.Join(dir, "Pulumi."+stackName+".yaml")); readErr == nil {
+		return sf.Locate(err)
+	}
+	return err
 }
 
 // ParseConfig builds a Config from raw key values (as a stack file holds
@@ -124,102 +171,88 @@ func ParseConfig(lookup LookupFunc) (*Config, error) {
 
 // ParseConfigIn is ParseConfig with relative paths resolved against dir
 // (when not empty) before validation.
+//
+// A key that is present is taken as given: an explicit 0 or "" (and an
+// empty YAML value, which the Pulumi CLI hands over as "") is refused, not
+// replaced by the default; only absent keys get defaults. Every problem is
+// a *KeyError naming the full key, all of them at once.
 func ParseConfigIn(lookup LookupFunc, dir string) (*Config, error) {
 	c := &Config{}
-	var errs []error
-	decode := func(key string, into any) {
-		raw, ok := lookup(Namespace + ":" + key)
-		if !ok {
-			return
-		}
-		if err := decodeValue(raw, into); err != nil {
-			errs = append(errs, keyErrorFrom(key, err))
+	p := &rawParser{}
+	get := func(key string) (string, bool) { return lookup(Namespace + ":" + key) }
+	var token string
+	for key, into := range map[string]*string{
+		"clusterName": &c.ClusterName, "apiToken": &token, "adminUser": &c.AdminUser,
+		"timezone": &c.Timezone, "stateDir": &c.StateDir,
+	} {
+		if raw, ok := get(key); ok {
+			p.stringKey(key, raw, into)
 		}
 	}
-	var token string
-	decode("clusterName", &c.ClusterName)
-	decode("proxmox", &c.Proxmox)
-	decode("apiToken", &token)
-	decode("template", &c.Template)
-	decode("nfs", &c.NFS)
-	decode("network", &c.Network)
-	decode("adminUser", &c.AdminUser)
-	decode("timezone", &c.Timezone)
-	decode("extraAuthorizedKeys", &c.ExtraAuthorizedKeys)
-	decode("nodeGroups", &c.NodeGroups)
-	decode("stateDir", &c.StateDir)
+	for key, into := range map[string]any{
+		"proxmox": &c.Proxmox, "template": &c.Template, "nfs": &c.NFS, "network": &c.Network,
+		"extraAuthorizedKeys": &c.ExtraAuthorizedKeys, "nodeGroups": &c.NodeGroups,
+	} {
+		if raw, ok := get(key); ok {
+			p.objectKey(key, raw, into)
+		}
+	}
 	c.APIToken = Secret(token)
 	// nixlab:nfs defaults to {} in Pulumi.yaml (the Pulumi CLI refuses a
-	// declared key without a default and no value): empty means no NFS.
-	if c.NFS != nil && c.NFS.Server == "" && c.NFS.Export == "" && c.NFS.MountPoint == "" && len(c.NFS.Options) == 0 {
+	// declared key without a default and no value): {} means no NFS.
+	if c.NFS != nil && c.NFS.Server == "" && c.NFS.Export == "" && c.NFS.MountPoint == "" && c.NFS.Options == nil {
 		c.NFS = nil
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	c.ApplyDefaults()
 	if dir != "" {
 		c.ResolvePaths(dir)
 	}
-	if err := c.Validate(); err != nil {
+	// A setting of the wrong type leaves its top-level key undecoded; the
+	// values of the other keys are still checked, except where a check
+	// depends on the undecoded key.
+	validateErr := c.Validate()
+	if len(p.errs) > 0 {
+		validateErr = withoutUndecoded(validateErr, p.errs)
+	}
+	if err := joinKeyErrors(p.merge(validateErr)); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// decodeValue reads a raw config value into the target. Plain strings are
-// stored unquoted by Pulumi; objects, arrays and numbers are JSON.
-func decodeValue(raw string, into any) error {
-	if s, ok := into.(*string); ok {
-		*s = raw
-		return nil
+// dependsOn lists, for each top-level key, the other keys its checks read
+// (node groups are checked against the template's disk, the network and
+// the cluster name).
+var dependsOn = map[string][]string{"nodeGroups": {"template", "network", "clusterName"}}
+
+// topKey is the top-level key of a full key ("nixlab:template.vmId" is
+// template).
+func topKey(key string) string {
+	name := strings.TrimPrefix(key, Namespace+":")
+	if i := strings.IndexAny(name, ".["); i >= 0 {
+		name = name[:i]
 	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the value")
-	}
-	return nil
+	return name
 }
 
-// keyErrorFrom turns a JSON decoding error into a KeyError naming the key
-// (down to the field where the decoder says which one).
-func keyErrorFrom(key string, err error) *KeyError {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		full := key
-		if typeErr.Field != "" {
-			full += "." + typeErr.Field
+// withoutUndecoded drops from err the errors about top-level keys that
+// could not be decoded (structural errors are reported instead) and about
+// keys whose checks depend on them.
+func withoutUndecoded(err error, structural []*KeyError) error {
+	failed := map[string]bool{}
+	for _, e := range structural {
+		failed[topKey(e.Key)] = true
+	}
+	var kept []*KeyError
+	for _, e := range keyErrors(err) {
+		top := topKey(e.Key)
+		skip := failed[top]
+		for _, dep := range dependsOn[top] {
+			skip = skip || failed[dep]
 		}
-		return &KeyError{Key: Namespace + ":" + full, Msg: fmt.Sprintf("expected %s, got a %s", describeType(typeErr.Type.Kind().String()), typeErr.Value)}
-	case errors.As(err, &syntaxErr):
-		return &KeyError{Key: Namespace + ":" + key, Msg: fmt.Sprintf("is not valid structured config (%v); set it as YAML in the stack file", err)}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &KeyError{Key: Namespace + ":" + key, Msg: fmt.Sprintf("unknown setting %q; check the spelling against the configuration reference in README.md", field)}
-	default:
-		return &KeyError{Key: Namespace + ":" + key, Msg: err.Error()}
+		if !skip {
+			kept = append(kept, e)
+		}
 	}
-}
-
-func describeType(kind string) string {
-	switch kind {
-	case "int", "int64", "float64":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "string":
-		return "a string"
-	case "slice":
-		return "a list"
-	case "map", "struct", "ptr":
-		return "an object"
-	default:
-		return kind
-	}
+	return joinKeyErrors(kept)
 }

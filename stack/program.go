@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"path/filepath"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -33,6 +34,12 @@ func Run(ctx *pulumi.Context, dir string) (*Config, *Lab, error) {
 	cfg, err := LoadConfigIn(ctx, dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		// `pulumi up` prints it; `nixlab plan` lists it under Warnings.
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return nil, nil, fmt.Errorf("log a warning: %w", err)
+		}
 	}
 	lab, err := Deploy(ctx, cfg)
 	if err != nil {

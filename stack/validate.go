@@ -3,24 +3,31 @@ package stack
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"net/url"
+	"io/fs"
 	"os"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
+	"time"
 
-	"github.com/nixlab/nixlab/components"
+	// The tz database is linked in so that timezone validation gives the
+	// same answer on every machine (time.LoadLocation falls back to it).
+	_ "time/tzdata"
+
+	"golang.org/x/crypto/ssh"
 )
 
-// Limits enforced by Validate.
+// Limits enforced by Validate. VM IDs follow the provider and Proxmox
+// (bpg/terraform-provider-proxmox v0.69.1 fwprovider/provider.go and
+// proxmoxtf/provider/schema.go: IntBetween(100, 999999999)); the provider
+// puts no upper bound on a disk (proxmoxtf/resource/vm/disk/schema.go:
+// IntAtLeast(1)), so MaxDiskSizeGB is nixlab's own bound (64 TiB: the GPT
+// disk label and ext4 with 4 KiB blocks both go far beyond it).
 const (
 	MinVMID           = 100
 	MaxVMID           = 999999999
 	MinDiskSizeGB     = 8
 	MaxDiskSizeGB     = 65536
-	MaxSwapSizeGB     = 64
 	MinRootSizeGB     = 6
 	MinInstallTimeout = 5
 	MaxInstallTimeout = 720
@@ -28,41 +35,59 @@ const (
 	MinTemplateMemory = 2048
 	MinNodeMemoryMB   = 1024
 	MaxMemoryMB       = 4 * 1024 * 1024
+	// MaxNodes bounds the nodes of all groups together: clones of one
+	// template run one at a time, so 100 nodes already take hours.
+	MaxNodes = 100
+	// MaxNodeGroups bounds the number of node groups.
+	MaxNodeGroups = 20
+	// MaxClusterNameLength and MaxGroupNameLength keep VM names
+	// (<clusterName>-<group>-<i>) within a 63-character DNS label.
+	MaxClusterNameLength = 40
+	MaxGroupNameLength   = 20
+	// MaxStaticPrefixBits is the longest static network prefix: a /30
+	// holds the gateway and one node; /31 and /32 have no room.
+	MaxStaticPrefixBits = 30
 )
+
+// MaxSwapSizeGB bounds template.swapSizeGb; it comes from the rule set
+// shared with settings.nix (nixos/lib/rules.json).
+var MaxSwapSizeGB = rules.MaxSwapSizeGB
 
 // KeyError is one invalid setting: the full config key and what is wrong,
-// including what would be valid.
+// including what would be valid. File and Line, when set, say where the key
+// is in a stack file (StackFile.Locate fills them).
 type KeyError struct {
-	Key string
-	Msg string
+	Key  string
+	Msg  string
+	File string
+	Line int
 }
 
-func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
+func (e *KeyError) Error() string {
+	key := e.Key
+	if LooksSecret(key) { // a secret pasted as a node group name, say
+		key = HiddenValue
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, key, e.Msg)
+	}
+	return key + ": " + e.Msg
+}
 
 var (
-	dnsLabelRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	hostnameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-	storageIDRe  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*$`)
-	bridgeRe     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,14}$`)
-	userRe       = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-	timezoneRe   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`)
-	apiTokenRe   = regexp.MustCompile(`^[^@\s!=]+@[^@\s!=]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	sshKeyRe     = regexp.MustCompile(`^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$`)
-	exportPathRe = regexp.MustCompile(`^/[A-Za-z0-9._/+-]*$`)
-	nfsOptionRe  = regexp.MustCompile(`^[A-Za-z0-9._-]+(=[A-Za-z0-9._:/-]+)?$`)
-	vmNameRe     = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$`)
+	dnsLabelRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	storageIDRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*$`)
+	bridgeRe    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,14}$`)
+	apiTokenRe  = regexp.MustCompile(`^[^@\s!=]+@[^@\s!=]+![A-Za-z][A-Za-z0-9._-]*=[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	vmNameRe    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$`)
 )
-
-// reservedMountPoints may not be used as the NFS mount point.
-var reservedMountPoints = map[string]bool{
-	"/": true, "/boot": true, "/nix": true, "/nix/store": true, "/etc": true, "/usr": true,
-	"/var": true, "/run": true, "/proc": true, "/sys": true, "/dev": true, "/home": true, "/tmp": true,
-}
 
 // Validate checks every setting and returns all problems at once, each a
 // *KeyError naming the `nixlab:` key, sorted by key. It expects defaults to
 // be applied (LoadConfig does both) and touches nothing outside the local
-// file system (it checks that referenced files exist).
+// file system (it checks that referenced files exist). No message repeats a
+// secret: not the API token, not a password in the endpoint, not key
+// material pasted where a path or public key belongs.
 func (c *Config) Validate() error {
 	v := &validator{}
 	c.validateCluster(v)
@@ -77,7 +102,7 @@ func (c *Config) Validate() error {
 type validator struct{ errs []*KeyError }
 
 func (v *validator) add(key, format string, args ...any) {
-	v.errs = append(v.errs, &KeyError{Key: "nixlab:" + key, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &KeyError{Key: Namespace + ":" + key, Msg: msgf(format, args...)})
 }
 
 func (v *validator) err() error {
@@ -99,36 +124,48 @@ func (v *validator) intRange(key string, val, lo, hi int, unit string) {
 	}
 }
 
+// fileExists reports a path that is not a readable regular file. The
+// message names the path but never the operating system's error text.
 func (v *validator) fileExists(key, path, what string) {
 	st, err := os.Stat(path)
 	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.add(key, "%s %q does not exist; fix the path or remove the key", what, path)
 	case err != nil:
-		v.add(key, "%s %q cannot be read (%v); fix the path or remove the key", what, path, err)
+		v.add(key, "%s %q cannot be read; fix the path or its permissions", what, path)
 	case !st.Mode().IsRegular():
 		v.add(key, "%s %q is not a regular file; point it at a file", what, path)
 	}
 }
 
+// looksLikeKeyMaterial reports text that is a key or token, not a path or
+// a name: it is never echoed.
+func looksLikeKeyMaterial(s string) bool {
+	return LooksSecret(s) || strings.ContainsAny(s, "\r\n") || len(s) > 1024
+}
+
+// secretInPath reports (once) a path setting that holds what looks like
+// key material or a token; the caller then checks nothing else.
+func (v *validator) secretInPath(key, path string) bool {
+	if !looksLikeKeyMaterial(path) {
+		return false
+	}
+	v.add(key, "holds what looks like key material or a token instead of a file path (not printed); remove it from the stack config and give a file's path")
+	return true
+}
+
 func (c *Config) validateCluster(v *validator) {
-	if !dnsLabelRe.MatchString(c.ClusterName) || len(c.ClusterName) > 40 {
-		v.add("clusterName", "%q is not a valid name; use lower-case letters, digits and '-', at most 40 characters, starting and ending with a letter or digit", c.ClusterName)
+	if !dnsLabelRe.MatchString(c.ClusterName) || len(c.ClusterName) > MaxClusterNameLength {
+		v.add("clusterName", "%q is not a valid name; use lower-case letters, digits and '-', at most %d characters, starting and ending with a letter or digit", c.ClusterName, MaxClusterNameLength)
 	}
-	if !userRe.MatchString(c.AdminUser) {
-		v.add("adminUser", "%q is not a valid user name; use lower-case letters, digits, '_' and '-', starting with a letter or '_'", c.AdminUser)
-	} else if c.AdminUser == "root" {
-		v.add("adminUser", "root cannot be the admin user (root login over SSH is disabled); use an ordinary name such as nixos")
-	}
-	if !timezoneRe.MatchString(c.Timezone) {
-		v.add("timezone", "%q is not an IANA time zone name; use e.g. UTC or Europe/Berlin", c.Timezone)
-	}
+	c.validateAdminUser(v)
+	c.validateTimezone(v)
 	for i, k := range c.ExtraAuthorizedKeys {
-		if !sshKeyRe.MatchString(strings.TrimSpace(k)) {
-			v.add(fmt.Sprintf("extraAuthorizedKeys[%d]", i), "not an OpenSSH public key; use one line as in ~/.ssh/id_ed25519.pub (\"ssh-ed25519 AAAA... comment\")")
+		if msg := authorizedKeyProblem(k); msg != "" {
+			v.add(fmt.Sprintf("extraAuthorizedKeys[%d]", i), "%s", msg)
 		}
 	}
-	if c.StateDir == "" || strings.ContainsAny(c.StateDir, "\n\x00") {
-		v.add("stateDir", "must be a directory path such as .nixlab")
-	}
+	c.validateStateDir(v)
 	if c.APIToken == "" {
 		v.add("apiToken", "is not set; run `pulumi config set --secret nixlab:apiToken 'user@realm!tokenid=uuid'`")
 	} else if !apiTokenRe.MatchString(c.APIToken.Reveal()) {
@@ -137,38 +174,62 @@ func (c *Config) validateCluster(v *validator) {
 	}
 }
 
-func (c *Config) validateProxmox(v *validator) {
-	p := c.Proxmox
-	if p.Endpoint == "" {
-		v.add("proxmox.endpoint", "is not set; use the API URL, e.g. https://192.168.1.5:8006/")
-	} else if u, err := url.Parse(p.Endpoint); err != nil || u.Scheme != "https" || u.Hostname() == "" || u.RawQuery != "" {
-		v.add("proxmox.endpoint", "%q is not an https URL with a host; use e.g. https://192.168.1.5:8006/", p.Endpoint)
+func (c *Config) validateAdminUser(v *validator) {
+	switch {
+	case c.AdminUser == "root":
+		v.add("adminUser", "root cannot be the admin user (root login over SSH is disabled); use an ordinary name such as nixos")
+	case !compiled.user.MatchString(c.AdminUser):
+		v.add("adminUser", "%q is not a valid user name; use lower-case letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters", c.AdminUser)
+	case reservedUser(c.AdminUser):
+		v.add("adminUser", "%q is a system account on NixOS nodes; use an ordinary name such as nixos or ops", c.AdminUser)
 	}
-	if !hostnameRe.MatchString(p.Node) {
-		v.add("proxmox.node", "%q is not a Proxmox node name; use the name shown by `pvesh get /nodes` (e.g. pve)", p.Node)
+}
+
+// validateTimezone checks the form (shared with settings.nix) and that the
+// tz database knows the zone. time/tzdata is linked in, so the answer is the
+// same on every machine, with or without a system zoneinfo directory.
+func (c *Config) validateTimezone(v *validator) {
+	const fix = "use a tz database name such as UTC or Europe/Berlin (see `timedatectl list-timezones`)"
+	if !compiled.timezone.MatchString(c.Timezone) || c.Timezone == "Local" {
+		v.add("timezone", "%q is not an IANA time zone name; %s", c.Timezone, fix)
+		return
 	}
-	if !storageIDRe.MatchString(p.ISOStorage) {
-		v.add("proxmox.isoStorage", "%q is not a storage ID; use a storage that allows ISO images (e.g. local)", p.ISOStorage)
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		v.add("timezone", "%q is not a known time zone; %s", c.Timezone, fix)
 	}
-	if !storageIDRe.MatchString(p.VMStorage) {
-		v.add("proxmox.vmStorage", "%q is not a storage ID; use a storage that holds VM disks (e.g. local-lvm)", p.VMStorage)
+}
+
+// authorizedKeyProblem says why line is not one OpenSSH public key, or "".
+// The key text is never repeated.
+func authorizedKeyProblem(line string) string {
+	const fix = "use one line as in ~/.ssh/id_ed25519.pub (\"ssh-ed25519 AAAA... comment\")"
+	line = strings.TrimSpace(line)
+	if looksLikeKeyMaterial(line) && strings.Contains(line, "PRIVATE") {
+		return "is a private key (not printed); remove it from the stack config at once and " + fix
 	}
-	if !bridgeRe.MatchString(p.Bridge) {
-		v.add("proxmox.bridge", "%q is not a bridge name; use e.g. vmbr0", p.Bridge)
+	if !authorizedKeyForm(line) {
+		return "is not an OpenSSH public key (wrong type, truncated or extra text); " + fix
 	}
-	s := p.SSH
-	if !validHost(s.Host) {
-		v.add("proxmox.ssh.host", "%q is not a host name or IP address; set the Proxmox host's SSH address", s.Host)
+	pub, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil || pub.Type() != strings.Fields(line)[0] || len(strings.TrimSpace(string(rest))) > 0 {
+		return "is not a complete OpenSSH public key (damaged or truncated); " + fix
 	}
-	if !userRe.MatchString(s.User) {
-		v.add("proxmox.ssh.user", "%q is not a user name; use root (qm needs it)", s.User)
+	return ""
+}
+
+func (c *Config) validateStateDir(v *validator) {
+	switch {
+	case c.StateDir == "" || strings.ContainsAny(c.StateDir, "\n\x00"):
+		v.add("stateDir", "must be a directory path such as .nixlab")
+		return
+	case v.secretInPath("stateDir", c.StateDir):
+		return
+	case systemDir(c.StateDir):
+		v.add("stateDir", "%q is a system directory; use a directory of its own such as .nixlab", c.StateDir)
+		return
 	}
-	v.intRange("proxmox.ssh.port", s.Port, 1, 65535, "")
-	if s.HostKey != "" && !sshKeyRe.MatchString(strings.TrimSpace(s.HostKey)) {
-		v.add("proxmox.ssh.hostKey", "not an OpenSSH public key; use the line from /etc/ssh/ssh_host_ed25519_key.pub on the host")
-	}
-	if s.PrivateKeyFile != "" {
-		v.fileExists("proxmox.ssh.privateKeyFile", s.PrivateKeyFile, "private key file")
+	if st, err := os.Stat(c.StateDir); err == nil && !st.IsDir() {
+		v.add("stateDir", "%q is an existing file, not a directory; use another path such as .nixlab", c.StateDir)
 	}
 }
 
@@ -184,13 +245,13 @@ func (c *Config) validateTemplate(v *validator) {
 		swap = *t.SwapSizeGB
 	}
 	v.intRange("template.swapSizeGb", swap, 0, MaxSwapSizeGB, " GB (0 = no swap)")
-	if swap >= 0 && swap <= MaxSwapSizeGB && t.DiskSizeGB >= MinDiskSizeGB && t.DiskSizeGB-swap < MinRootSizeGB {
+	if swap >= 0 && swap <= MaxSwapSizeGB && t.DiskSizeGB >= MinDiskSizeGB && t.DiskSizeGB <= MaxDiskSizeGB && t.DiskSizeGB-swap < MinRootSizeGB {
 		v.add("template.swapSizeGb", "%d GB of swap leaves less than %d GB for / on a %d GB disk; lower the swap or raise template.diskSizeGb", swap, MinRootSizeGB, t.DiskSizeGB)
 	}
 	v.intRange("template.installTimeoutMinutes", t.InstallTimeoutMinutes, MinInstallTimeout, MaxInstallTimeout, " minutes")
 	v.intRange("template.cores", t.Cores, 1, MaxCores, "")
 	v.intRange("template.memoryMb", t.MemoryMB, MinTemplateMemory, MaxMemoryMB, " MB (the live installer runs from RAM)")
-	if t.ISOPath != "" {
+	if t.ISOPath != "" && !v.secretInPath("template.isoPath", t.ISOPath) {
 		v.fileExists("template.isoPath", t.ISOPath, "prebuilt ISO")
 		if !strings.HasSuffix(t.ISOPath, ".iso") {
 			v.add("template.isoPath", "%q does not end in .iso; point it at the installer ISO (result/iso/*.iso)", t.ISOPath)
@@ -198,6 +259,9 @@ func (c *Config) validateTemplate(v *validator) {
 	}
 	for i, m := range t.ExtraModules {
 		key := fmt.Sprintf("template.extraModules[%d]", i)
+		if v.secretInPath(key, m) {
+			continue
+		}
 		if !strings.HasSuffix(m, ".nix") {
 			v.add(key, "%q is not a .nix file; list NixOS module files", m)
 			continue
@@ -211,192 +275,28 @@ func (c *Config) validateNFS(v *validator) {
 	if n == nil {
 		return
 	}
-	if !validHost(n.Server) {
-		v.add("nfs.server", "%q is not a host name or IP address; use the NAS address, e.g. 192.168.1.4", n.Server)
+	if n.Server == "" {
+		v.add("nfs.server", "is not set; use the NAS address, e.g. 192.168.1.4 (or remove nixlab:nfs for no NFS)")
+	} else if msg := hostProblem(n.Server); msg != "" {
+		v.add("nfs.server", "%q %s; use the NAS address, e.g. 192.168.1.4, nas.lab.example or fd00::4", n.Server, msg)
 	}
-	if !exportPathRe.MatchString(n.Export) || strings.Contains(n.Export, "//") {
-		v.add("nfs.export", "%q is not an absolute export path; use the path the NAS exports, e.g. /volume1/k8s-cluster-storage", n.Export)
+	if n.Export == "" {
+		v.add("nfs.export", "is not set; use the path the NAS exports, e.g. /volume1/k8s-cluster-storage")
+	} else if msg := exportProblem(n.Export); msg != "" {
+		v.add("nfs.export", "%q %s; use the path the NAS exports, e.g. /volume1/k8s-cluster-storage", n.Export, msg)
 	}
-	mp := strings.TrimSuffix(n.MountPoint, "/")
-	switch {
-	case !exportPathRe.MatchString(n.MountPoint):
-		v.add("nfs.mountPoint", "%q is not an absolute path; use e.g. /mnt/nfs", n.MountPoint)
-	case reservedMountPoints[mp] || reservedMountPoints[n.MountPoint]:
-		v.add("nfs.mountPoint", "%q is a system directory; use a dedicated directory such as /mnt/nfs", n.MountPoint)
+	if msg := mountPointProblem(n.MountPoint); msg != "" {
+		v.add("nfs.mountPoint", "%q %s", n.MountPoint, msg)
 	}
 	for i, o := range n.Options {
-		if !nfsOptionRe.MatchString(o) {
-			v.add(fmt.Sprintf("nfs.options[%d]", i), "%q is not a mount option; give one option per list item, e.g. nfsvers=4.1", o)
+		key := fmt.Sprintf("nfs.options[%d]", i)
+		if !compiled.nfsOption.MatchString(o) {
+			v.add(key, "%q is not a mount option; give one option per list item, e.g. nfsvers=4.1", o)
 		}
-		if o == "intr" || o == "nointr" {
-			v.add(fmt.Sprintf("nfs.options[%d]", i), "%q is obsolete on current kernels and ignored; remove it", o)
-		}
-	}
-}
-
-func (c *Config) validateNetwork(v *validator) {
-	n := c.Network
-	for i, d := range n.DNS {
-		if _, err := netip.ParseAddr(d); err != nil {
-			v.add(fmt.Sprintf("network.dns[%d]", i), "%q is not an IP address; list DNS server addresses", d)
-		}
-	}
-	if n.Domain != "" && !hostnameRe.MatchString(n.Domain) {
-		v.add("network.domain", "%q is not a DNS domain; use e.g. lab.example", n.Domain)
-	}
-	switch n.Mode {
-	case NetworkDHCP:
-		if n.CIDR != "" || n.Gateway != "" {
-			v.add("network.mode", "is dhcp but cidr/gateway are set; set mode: static to use them, or remove them")
-		}
-	case NetworkStatic:
-		prefix, err := netip.ParsePrefix(n.CIDR)
-		if err != nil || !prefix.Addr().Is4() {
-			v.add("network.cidr", "%q is not an IPv4 network; use e.g. 192.168.1.0/24", n.CIDR)
-			return
-		}
-		gw, err := netip.ParseAddr(n.Gateway)
-		switch {
-		case err != nil || !gw.Is4():
-			v.add("network.gateway", "%q is not an IPv4 address; use the router's address, e.g. 192.168.1.1", n.Gateway)
-		case !prefix.Masked().Contains(gw):
-			v.add("network.gateway", "%s is outside network.cidr %s; use an address inside it", gw, prefix.Masked())
-		}
-	default:
-		v.add("network.mode", "%q is not a network mode; use dhcp or static", n.Mode)
-	}
-}
-
-func (c *Config) validateNodeGroups(v *validator) {
-	names := sortedGroupNames(c.NodeGroups)
-	for _, name := range names {
-		g := c.NodeGroups[name]
-		key := "nodeGroups." + name
-		if !dnsLabelRe.MatchString(name) || len(name) > 20 {
-			v.add(key, "group name %q is not a DNS label; use lower-case letters, digits and '-' (at most 20 characters)", name)
-		}
-		if g.Role != RoleControlPlane && g.Role != RoleWorker {
-			v.add(key+".role", "%q is not a role; use %s or %s", g.Role, RoleControlPlane, RoleWorker)
-		}
-		if g.Count < 0 {
-			v.add(key+".count", "%d is negative; use 0 or more", g.Count)
-		}
-		v.intRange(key+".vmIdStart", g.VMIDStart, MinVMID, MaxVMID-max(g.Count, 1)+1, "")
-		v.intRange(key+".cores", g.Cores, 1, MaxCores, "")
-		v.intRange(key+".memoryMb", g.MemoryMB, MinNodeMemoryMB, MaxMemoryMB, " MB")
-		if g.DiskSizeGB < c.Template.DiskSizeGB {
-			v.add(key+".diskSizeGb", "%d GB is smaller than the template's %d GB disk; a clone can only grow, use %d or more", g.DiskSizeGB, c.Template.DiskSizeGB, c.Template.DiskSizeGB)
-		} else {
-			v.intRange(key+".diskSizeGb", g.DiskSizeGB, MinDiskSizeGB, MaxDiskSizeGB, " GB")
-		}
-		if g.HostOffset < 0 {
-			v.add(key+".hostOffset", "%d is negative; use the host number of the group's first node inside network.cidr", g.HostOffset)
-		}
-		if g.Count > 0 && g.VMIDStart <= c.Template.VMID && c.Template.VMID <= g.VMIDStart+g.Count-1 {
-			v.add(key+".vmIdStart", "VM IDs %d-%d include the template's VM ID %d; move the group or nixlab:template.vmId", g.VMIDStart, g.VMIDStart+g.Count-1, c.Template.VMID)
-		}
-	}
-	c.validateClusterShape(v, names)
-	for i, a := range names {
-		for _, b := range names[i+1:] {
-			ga, gb := c.NodeGroups[a], c.NodeGroups[b]
-			if ga.Count > 0 && gb.Count > 0 && ga.VMIDStart <= gb.VMIDStart+gb.Count-1 && gb.VMIDStart <= ga.VMIDStart+ga.Count-1 {
-				v.add("nodeGroups."+b+".vmIdStart", "VM IDs %d-%d overlap group %s (%d-%d); give each group its own range", gb.VMIDStart, gb.VMIDStart+gb.Count-1, a, ga.VMIDStart, ga.VMIDStart+ga.Count-1)
+		for _, bad := range rules.ObsoleteNFSOptions {
+			if o == bad {
+				v.add(key, "%q is obsolete on current kernels and ignored; remove it", o)
 			}
 		}
 	}
-}
-
-// validateClusterShape checks what spans groups: a control plane exists,
-// VM names fit DNS, and static addresses are usable and distinct.
-func (c *Config) validateClusterShape(v *validator, names []string) {
-	controlPlanes := 0
-	for _, name := range names {
-		g := c.NodeGroups[name]
-		if g.Role == RoleControlPlane && g.Count > 0 {
-			controlPlanes += g.Count
-		}
-		if longest := fmt.Sprintf("%s-%s-%d", c.ClusterName, name, max(g.Count, 1)); len(longest) > 63 {
-			v.add("nodeGroups."+name, "VM name %q is longer than 63 characters; shorten nixlab:clusterName or the group name", longest)
-		}
-	}
-	if controlPlanes == 0 {
-		v.add("nodeGroups", "no control-plane node; add a group with role: %s and count: 1 (or 3 for high availability)", RoleControlPlane)
-	}
-	if c.Network.Mode != NetworkStatic {
-		for _, name := range names {
-			if c.NodeGroups[name].HostOffset != 0 {
-				v.add("nodeGroups."+name+".hostOffset", "is only used with network.mode: static; remove it or switch to static addressing")
-			}
-		}
-		return
-	}
-	prefix, err := netip.ParsePrefix(c.Network.CIDR)
-	if err != nil || !prefix.Addr().Is4() {
-		return // reported by validateNetwork
-	}
-	prefix = prefix.Masked()
-	gw, _ := netip.ParseAddr(c.Network.Gateway)
-	usable := (1 << (32 - prefix.Bits())) - 2
-	for i, name := range names {
-		g := c.NodeGroups[name]
-		key := "nodeGroups." + name + ".hostOffset"
-		if g.Count == 0 {
-			continue
-		}
-		first, last := g.HostOffset, g.HostOffset+g.Count-1
-		if g.HostOffset < 1 || last > usable {
-			v.add(key, "hosts %d-%d are outside %s (usable hosts 1-%d); choose an offset so that all %d nodes fit", first, last, prefix, usable, g.Count)
-			continue
-		}
-		if gw.IsValid() && prefix.Contains(gw) {
-			if host := hostNumber(prefix, gw); host >= first && host <= last {
-				v.add(key, "node addresses %s-%s include the gateway %s; move the offset past it", hostAddr(prefix, first), hostAddr(prefix, last), gw)
-			}
-		}
-		for _, other := range names[i+1:] {
-			o := c.NodeGroups[other]
-			if o.Count > 0 && first <= o.HostOffset+o.Count-1 && o.HostOffset <= last {
-				v.add("nodeGroups."+other+".hostOffset", "addresses %s-%s overlap group %s (%s-%s); give each group its own range", hostAddr(prefix, o.HostOffset), hostAddr(prefix, o.HostOffset+o.Count-1), name, hostAddr(prefix, first), hostAddr(prefix, last))
-			}
-		}
-	}
-}
-
-// hostNumber is the offset of addr inside prefix.
-func hostNumber(prefix netip.Prefix, addr netip.Addr) int {
-	a, b := addr.As4(), prefix.Addr().As4()
-	return int(uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3])) -
-		int(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))
-}
-
-// hostAddr is host number n inside prefix (without the prefix length), for
-// messages about ranges already known to fit.
-func hostAddr(prefix netip.Prefix, n int) string {
-	addr, err := components.StaticIPv4(prefix.String(), n)
-	if err != nil {
-		return fmt.Sprintf("host %d", n)
-	}
-	return strings.SplitN(addr, "/", 2)[0]
-}
-
-// sortedGroupNames returns the node group names in a stable order.
-func sortedGroupNames(groups map[string]NodeGroupConfig) []string {
-	names := make([]string, 0, len(groups))
-	for n := range groups {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// validHost accepts an IP address or a DNS host name.
-func validHost(h string) bool {
-	if _, err := netip.ParseAddr(h); err == nil {
-		return true
-	}
-	if _, err := strconv.Atoi(strings.ReplaceAll(h, ".", "")); err == nil {
-		return false // looks like a malformed IPv4 address
-	}
-	return hostnameRe.MatchString(h) && len(h) <= 253
 }

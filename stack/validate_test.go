@@ -96,7 +96,7 @@ func TestDefaultsFillAbsentKeys(t *testing.T) {
 }
 
 func TestEmptyNFSMeansNone(t *testing.T) {
-	for _, v := range []string{"", "{}", "null"} {
+	for _, v := range []string{"", "{}"} {
 		cfg, err := ParseConfig(labLookup(t, map[string]string{"nixlab:nfs": v}))
 		if err != nil {
 			t.Fatalf("nfs %q: %v", v, err)
@@ -104,6 +104,9 @@ func TestEmptyNFSMeansNone(t *testing.T) {
 		if cfg.NFS != nil {
 			t.Errorf("nfs %q gave an NFS mount: %+v", v, cfg.NFS)
 		}
+	}
+	if _, err := ParseConfig(labLookup(t, map[string]string{"nixlab:nfs": "null"})); err == nil || !strings.Contains(err.Error(), "nixlab:nfs: has no value") {
+		t.Errorf("nfs null: %v", err)
 	}
 	if _, err := ParseConfig(labLookup(t, map[string]string{"nixlab:nfs": `{"mountPoint":"/mnt/x"}`})); err == nil || !strings.Contains(err.Error(), "nixlab:nfs.server") {
 		t.Errorf("a mount point without a server: %v", err)
@@ -138,7 +141,12 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"http endpoint", map[string]string{"nixlab:proxmox": `{"endpoint":"http://192.168.1.5:8006/","node":"pve"}`}, "nixlab:proxmox.endpoint", "https://"},
 		{"missing node", map[string]string{"nixlab:proxmox": `{"endpoint":"https://192.168.1.5:8006/"}`}, "nixlab:proxmox.node", "pvesh get /nodes"},
 		{"missing endpoint", map[string]string{"nixlab:proxmox": `{"node":"pve","ssh":{"host":"192.168.1.5"}}`}, "nixlab:proxmox.endpoint", "is not set"},
-		{"bad NFS export path", map[string]string{"nixlab:nfs": `{"server":"192.168.1.4","export":"volume1/k8s"}`}, "nixlab:nfs.export", "absolute export path"},
+		{"bad NFS export path", map[string]string{"nixlab:nfs": `{"server":"192.168.1.4","export":"volume1/k8s"}`}, "nixlab:nfs.export", "is not absolute (it does not start with '/'); use /volume1/k8s"},
+		{"NFS export with trailing slash", map[string]string{"nixlab:nfs": `{"server":"192.168.1.4","export":"/volume1/k8s/"}`}, "nixlab:nfs.export", "ends in '/'; remove the trailing slash: /volume1/k8s"},
+		{"NFS export with //", map[string]string{"nixlab:nfs": `{"server":"192.168.1.4","export":"/volume1//k8s"}`}, "nixlab:nfs.export", "holds '//'; use single slashes: /volume1/k8s"},
+		{"NFS export with a space", map[string]string{"nixlab:nfs": `{"server":"192.168.1.4","export":"/volume 1/k8s"}`}, "nixlab:nfs.export", "may not have"},
+		{"NFS mount point with trailing slash", map[string]string{"nixlab:nfs": `{"server":"nas","export":"/v","mountPoint":"/mnt/nfs/"}`}, "nixlab:nfs.mountPoint", "remove the trailing slash: /mnt/nfs"},
+		{"NFS mount point relative", map[string]string{"nixlab:nfs": `{"server":"nas","export":"/v","mountPoint":"mnt/nfs"}`}, "nixlab:nfs.mountPoint", "use /mnt/nfs"},
 		{"NFS server with spaces", map[string]string{"nixlab:nfs": `{"server":"nas box","export":"/v"}`}, "nixlab:nfs.server", "host name or IP"},
 		{"NFS mount on /etc", map[string]string{"nixlab:nfs": `{"server":"nas","export":"/v","mountPoint":"/etc"}`}, "nixlab:nfs.mountPoint", "system directory"},
 		{"obsolete NFS option", map[string]string{"nixlab:nfs": `{"server":"nas","export":"/v","options":["hard","intr"]}`}, "nixlab:nfs.options[1]", "remove it"},
@@ -147,7 +155,7 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"swap leaves no root", map[string]string{"nixlab:template": `{"diskSizeGb":10,"swapSizeGb":8}`}, "nixlab:template.swapSizeGb", "lower the swap"},
 		{"install timeout too short", map[string]string{"nixlab:template": `{"installTimeoutMinutes":1}`}, "nixlab:template.installTimeoutMinutes", "5 to 720"},
 		{"installer memory too small", map[string]string{"nixlab:template": `{"memoryMb":512}`}, "nixlab:template.memoryMb", "runs from RAM"},
-		{"prebuilt ISO missing", map[string]string{"nixlab:template": `{"isoPath":"/nonexistent/nixlab.iso"}`}, "nixlab:template.isoPath", "cannot be read"},
+		{"prebuilt ISO missing", map[string]string{"nixlab:template": `{"isoPath":"/nonexistent/nixlab.iso"}`}, "nixlab:template.isoPath", "does not exist"},
 		{"extra module not nix", map[string]string{"nixlab:template": `{"extraModules":["` + dir + `"]}`}, "nixlab:template.extraModules[0]", ".nix"},
 		{"missing API token", map[string]string{"nixlab:apiToken": ""}, "nixlab:apiToken", "pulumi config set --secret"},
 		{"malformed API token", map[string]string{"nixlab:apiToken": "root@pam:secret"}, "nixlab:apiToken", "user@realm!tokenid=uuid"},
@@ -156,19 +164,20 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"bad extra key", map[string]string{"nixlab:extraAuthorizedKeys": `["not a key"]`}, "nixlab:extraAuthorizedKeys[0]", "ssh-ed25519"},
 		{"bad storage", map[string]string{"nixlab:proxmox": proxmox(`,"vmStorage":"local lvm"`)}, "nixlab:proxmox.vmStorage", "storage ID"},
 		{"bad ssh port", map[string]string{"nixlab:proxmox": proxmox(`,"ssh":{"port":70000}`)}, "nixlab:proxmox.ssh.port", "1 to 65535"},
-		{"ssh key file missing", map[string]string{"nixlab:proxmox": proxmox(`,"ssh":{"privateKeyFile":"/nonexistent/id"}`)}, "nixlab:proxmox.ssh.privateKeyFile", "cannot be read"},
+		{"ssh key file missing", map[string]string{"nixlab:proxmox": proxmox(`,"ssh":{"privateKeyFile":"/nonexistent/id"}`)}, "nixlab:proxmox.ssh.privateKeyFile", "does not exist"},
 		{"bad host key", map[string]string{"nixlab:proxmox": proxmox(`,"ssh":{"hostKey":"AAAA"}`)}, "nixlab:proxmox.ssh.hostKey", "ssh_host_ed25519_key.pub"},
-		{"typo in a setting", map[string]string{"nixlab:template": `{"diskSize":30}`}, "nixlab:template", `unknown setting "diskSize"`},
-		{"string for a number", map[string]string{"nixlab:template": `{"vmId":"9000"}`}, "nixlab:template.vmId", "expected a number"},
+		{"typo in a setting", map[string]string{"nixlab:template": `{"diskSize":30}`}, "nixlab:template.diskSize", `unknown setting; did you mean diskSizeGb?`},
+		{"typo in a nested setting", map[string]string{"nixlab:proxmox": proxmox(`,"ssh":{"prot":22}`)}, "nixlab:proxmox.ssh.prot", `unknown setting; did you mean port?`},
+		{"string for a number", map[string]string{"nixlab:template": `{"vmId":"9000"}`}, "nixlab:template.vmId", "expected a number, got a string"},
 		{"unknown network mode", map[string]string{"nixlab:network": `{"mode":"bootp"}`}, "nixlab:network.mode", "dhcp or static"},
-		{"static without cidr", map[string]string{"nixlab:network": `{"mode":"static","gateway":"192.168.1.1"}`}, "nixlab:network.cidr", "IPv4 network"},
+		{"static without cidr", map[string]string{"nixlab:network": `{"mode":"static","gateway":"192.168.1.1"}`}, "nixlab:network.cidr", "is required when network.mode is static"},
 		{"gateway outside cidr", map[string]string{"nixlab:network": `{"mode":"static","cidr":"10.0.0.0/24","gateway":"192.168.1.1"}`}, "nixlab:network.gateway", "outside network.cidr"},
 		{"bad dns server", map[string]string{"nixlab:network": `{"mode":"dhcp","dns":["dns.example"]}`}, "nixlab:network.dns[0]", "IP address"},
 		{"unknown role", map[string]string{"nixlab:nodeGroups": `{"w":{"role":"etcd","count":1,"vmIdStart":9300}}`}, "nixlab:nodeGroups.w.role", "control-plane or worker"},
 		{"group range holds template", map[string]string{"nixlab:nodeGroups": `{"w":{"role":"worker","count":3,"vmIdStart":8999}}`}, "nixlab:nodeGroups.w.vmIdStart", "template's VM ID 9000"},
 		{"group disk smaller than template", map[string]string{"nixlab:nodeGroups": `{"w":{"role":"worker","count":1,"vmIdStart":9300,"diskSizeGb":10}}`}, "nixlab:nodeGroups.w.diskSizeGb", "can only grow"},
 		{"bad cluster name", map[string]string{"nixlab:clusterName": "My_Lab"}, "nixlab:clusterName", "lower-case"},
-		{"negative count", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":-1,"vmIdStart":9200}`)}, "nixlab:nodeGroups.workers.count", "use 0 or more"},
+		{"negative count", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":-1,"vmIdStart":9200}`)}, "nixlab:nodeGroups.workers.count", "use 0 to 100"},
 		{"no control plane", map[string]string{"nixlab:nodeGroups": `{"workers":{"role":"worker","count":2,"vmIdStart":9200}}`}, "nixlab:nodeGroups", "no control-plane node"},
 		{"control plane scaled to zero", map[string]string{"nixlab:nodeGroups": `{"cp":{"role":"control-plane","count":0,"vmIdStart":9100}}`}, "nixlab:nodeGroups", "role: control-plane"},
 		{"group name not a DNS label", map[string]string{"nixlab:nodeGroups": groups(`"Big_Workers":{"role":"worker","count":1,"vmIdStart":9300}`)}, "nixlab:nodeGroups.Big_Workers", "DNS label"},
@@ -179,7 +188,7 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"VM name too long", map[string]string{"nixlab:clusterName": strings.Repeat("a", 40), "nixlab:nodeGroups": groups(`"workers-with-long-nm":{"role":"worker","count":10,"vmIdStart":9200}`)}, "nixlab:nodeGroups.workers-with-long-nm", "63 characters"},
 		{"hostOffset in dhcp mode", map[string]string{"nixlab:nodeGroups": groups(`"workers":{"role":"worker","count":1,"vmIdStart":9200,"hostOffset":30}`)}, "nixlab:nodeGroups.workers.hostOffset", "static"},
 		{"static address outside the CIDR", staticLab(`"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100,"hostOffset":21},"workers":{"role":"worker","count":3,"vmIdStart":9200,"hostOffset":253}`), "nixlab:nodeGroups.workers.hostOffset", "outside 192.168.1.0/24"},
-		{"static without offset", staticLab(`"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100}`), "nixlab:nodeGroups.control-plane.hostOffset", "outside"},
+		{"static without offset", staticLab(`"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100}`), "nixlab:nodeGroups.control-plane.hostOffset", "is required when network.mode is static"},
 		{"static addresses overlap", staticLab(`"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100,"hostOffset":21},"workers":{"role":"worker","count":2,"vmIdStart":9200,"hostOffset":22}`), "nixlab:nodeGroups.workers.hostOffset", "overlap group control-plane"},
 		{"static address is the gateway", staticLab(`"control-plane":{"role":"control-plane","count":2,"vmIdStart":9100,"hostOffset":1}`), "nixlab:nodeGroups.control-plane.hostOffset", "include the gateway 192.168.1.1"},
 	}
@@ -313,5 +322,72 @@ func TestInventoryNodesKeepEachNodesUser(t *testing.T) {
 	}
 	if meta[1].User != "" {
 		t.Error("the input nodes were modified")
+	}
+}
+
+// Static mode reports every missing setting at once, each as required,
+// and refuses a network with host bits set, naming the network address.
+func TestStaticModeMessages(t *testing.T) {
+	cp := `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100}}`
+	for _, tt := range []struct {
+		name    string
+		network string
+		want    map[string]string // key -> part of its message
+	}{
+		{"nothing but the mode", `{"mode":"static"}`, map[string]string{
+			"nixlab:network.cidr":                        "is required when network.mode is static",
+			"nixlab:network.gateway":                     "is required when network.mode is static",
+			"nixlab:nodeGroups.control-plane.hostOffset": "is required when network.mode is static",
+		}},
+		{"no cidr, bad gateway", `{"mode":"static","gateway":"router"}`, map[string]string{
+			"nixlab:network.cidr":                        "is required when network.mode is static",
+			"nixlab:network.gateway":                     `"router" is not an IPv4 address`,
+			"nixlab:nodeGroups.control-plane.hostOffset": "e.g. hostOffset: 10",
+		}},
+		{"host bits set", `{"mode":"static","cidr":"192.168.1.7/24","gateway":"192.168.1.1"}`, map[string]string{
+			"nixlab:network.cidr": `"192.168.1.7/24" has host bits set; use 192.168.1.0/24`,
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(labLookup(t, map[string]string{"nixlab:network": tt.network, "nixlab:nodeGroups": cp}))
+			for key, want := range tt.want {
+				if msg := errorFor(err, key); !strings.Contains(msg, want) {
+					t.Errorf("%s: message %q lacks %q; all:\n%v", key, msg, want, err)
+				}
+			}
+			if err != nil && (strings.Contains(err.Error(), `"" is not`) || strings.Contains(err.Error(), "hosts 0-0")) {
+				t.Errorf("message about an empty value:\n%v", err)
+			}
+		})
+	}
+}
+
+// A value of the wrong type does not hide the value checks of other keys,
+// and checks that depend on the undecoded key are left out.
+func TestTypeErrorDoesNotHideValueErrors(t *testing.T) {
+	_, err := ParseConfig(labLookup(t, map[string]string{
+		"nixlab:template":  `{"vmId":"9000"}`,
+		"nixlab:timezone":  "Mars/Olympus",
+		"nixlab:network":   `{"mode":"static","cidr":"192.168.1.7/24"}`,
+		"nixlab:proxmox":   `{"endpoint":"https://192.168.1.5:8006/","node":"pve","ssh":{"port":"22x"}}`,
+		"nixlab:adminUser": "root",
+	}))
+	for key, want := range map[string]string{
+		"nixlab:template.vmId":    "expected a number",
+		"nixlab:proxmox.ssh.port": "expected a number",
+		"nixlab:timezone":         "not a known time zone",
+		"nixlab:network.cidr":     "host bits set",
+		"nixlab:network.gateway":  "is required when network.mode is static",
+		"nixlab:adminUser":        "root cannot be the admin user",
+	} {
+		if msg := errorFor(err, key); !strings.Contains(msg, want) {
+			t.Errorf("%s: %q lacks %q; all:\n%v", key, msg, want, err)
+		}
+	}
+	// nodeGroups are checked against the template, which is undecoded.
+	for _, e := range keyErrors(err) {
+		if strings.HasPrefix(e.Key, "nixlab:nodeGroups") || strings.HasPrefix(e.Key, "nixlab:proxmox.node") {
+			t.Errorf("error from an undecoded or dependent key: %v", e)
+		}
 	}
 }
