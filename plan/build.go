@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -17,7 +18,8 @@ import (
 //
 // The engine is the plan's own in-process mock (see engine.go), talked to
 // over a unix socket in a private temporary directory; no network is used.
-// Project defaults come from <dir>/Pulumi.yaml, as the engine applies them.
+// Project defaults and declared types come from <dir>/Pulumi.yaml, as the
+// Pulumi CLI applies them (stack.ReadStackConfig).
 // Encrypted values are never decrypted: the API token is replaced by a
 // well-formed placeholder secret (with a warning when it is not set at
 // all). Relative paths in the config (key files, ISO, extra modules)
@@ -28,8 +30,20 @@ import (
 // package's messages, each naming its key (errors.As finds the
 // *stack.KeyError values).
 func Build(dir, stackName string) (*Plan, error) {
-	if stackName == "" {
-		return nil, errors.New("plan: no stack name; pass the stack to plan, e.g. lab")
+	return BuildContext(context.Background(), dir, stackName)
+}
+
+// BuildContext is Build, stopped by ctx: once ctx is done, the plan's
+// engine refuses every further registration, so the stack program ends at
+// its next resource, and BuildContext returns an error wrapping ctx.Err()
+// (errors.Is(err, context.Canceled) after an interrupt). The stack name
+// must pass CheckStackName.
+func BuildContext(ctx context.Context, dir, stackName string) (*Plan, error) {
+	if err := CheckStackName(stackName); err != nil {
+		return nil, fmt.Errorf("plan: stack %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("plan: stack %s: %w", stackName, err)
 	}
 	proj, err := readProject(dir)
 	if err != nil {
@@ -40,14 +54,31 @@ func Build(dir, stackName string) (*Plan, error) {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	path := stackFilePath(dir, stackName)
-	if _, err := stack.ParseConfigIn(sc.lookup, dir); err != nil {
-		return nil, fmt.Errorf("plan: stack %s (%s) is invalid:\n%w", stackName, path, err)
+	// Unknown keys and the values of the known ones are reported at once.
+	if _, err := stack.ParseConfigIn(sc.lookup, dir); err != nil || sc.keyErrs != nil {
+		return nil, fmt.Errorf("plan: stack %s (%s) is invalid:\n%w", stackName, path, sc.locate(errors.Join(sc.keyErrs, err)))
 	}
+	return buildPlan(ctx, proj, stackName, sc, path, func(pctx *pulumi.Context) (*stack.Config, *stack.Lab, error) {
+		return stack.Run(pctx, dir)
+	}, dir)
+}
 
-	mon, log := newMonitor(proj.name, stackName), &engineLog{}
-	cfg, lab, err := run(proj.name, stackName, dir, sc, mon, log)
+// labProgram is the stack program a plan runs: stack.Run, or in
+// benchmarks the same deployment of a config made in Go.
+type labProgram func(ctx *pulumi.Context) (*stack.Config, *stack.Lab, error)
+
+// buildPlan runs program under the plan's engine and assembles the plan from
+// what it registered. path is the stack file, for messages.
+func buildPlan(ctx context.Context, proj *project, stackName string, sc *stackConfig, path string, program labProgram, dir string) (*Plan, error) {
+	mon, log := newMonitor(ctx, proj.name, stackName), &engineLog{}
+	cfg, lab, err := run(proj.name, stackName, dir, sc, mon, log, program)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		// The program's own error is then a consequence (a refused
+		// registration); report the interruption.
+		return nil, fmt.Errorf("plan: stack %s: stopped: %w", stackName, ctxErr)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("plan: stack %s (%s):\n%w", stackName, path, err)
+		return nil, fmt.Errorf("plan: stack %s (%s):\n%w", stackName, path, sc.locate(err))
 	}
 
 	p := &Plan{
@@ -58,17 +89,21 @@ func Build(dir, stackName string) (*Plan, error) {
 		ISOFileName: lab.Template.ISOFileName,
 		Warnings:    append(append([]string{}, sc.warnings...), log.warnings()...),
 	}
-	p.addResources(mon.registrations())
-	if err := p.addNodes(cfg, lab); err != nil {
+	regs, err := mon.registrations()
+	if err != nil {
+		return nil, fmt.Errorf("plan: stack %s: %w", stackName, err)
+	}
+	restart := p.addResources(regs)
+	if err := p.addNodes(cfg, lab, restart); err != nil {
 		return nil, fmt.Errorf("plan: stack %s: %w", stackName, err)
 	}
 	return p, nil
 }
 
-// run executes the stack program (stack.LoadConfig, stack.Deploy and the
-// stack outputs, as stack.Program) as a preview against the in-process
+// run executes the stack program (normally stack.Run: stack.LoadConfig,
+// stack.Deploy and the stack outputs, as stack.Program) as a preview against the in-process
 // engine. It returns the program's own error, not the SDK's wrapping of it.
-func run(project, stackName, dir string, sc *stackConfig, mon *monitor, log *engineLog) (*stack.Config, *stack.Lab, error) {
+func run(project, stackName, dir string, sc *stackConfig, mon *monitor, log *engineLog, labProgram labProgram) (*stack.Config, *stack.Lab, error) {
 	eng, err := startEngine(mon, log)
 	if err != nil {
 		return nil, nil, err
@@ -78,7 +113,7 @@ func run(project, stackName, dir string, sc *stackConfig, mon *monitor, log *eng
 	var lab *stack.Lab
 	var programErr error
 	program := func(ctx *pulumi.Context) error {
-		c, l, err := stack.Run(ctx, dir)
+		c, l, err := labProgram(ctx)
 		if err != nil {
 			programErr = err
 			return err
@@ -107,16 +142,22 @@ func run(project, stackName, dir string, sc *stackConfig, mon *monitor, log *eng
 }
 
 // addResources turns the registrations into the plan's resources and
-// dependency edges, both in plan order.
-func (p *Plan) addResources(regs []*registration) {
+// dependency edges, both in plan order. It returns the restart inputs of
+// every VM (see restartInputs) by URN.
+func (p *Plan) addResources(regs []*registration) map[string]Inputs {
 	byURN := make(map[string]*registration, len(regs))
 	for _, r := range regs {
 		byURN[r.urn] = r
 	}
+	vms := newVMIndex(regs)
 	resources := make([]Resource, 0, len(regs))
+	restart := map[string]Inputs{}
 	seen := map[Edge]bool{}
 	edges := []Edge{}
 	for _, r := range regs {
+		if r.typ == typeVM {
+			restart[r.urn] = restartInputs(r.inputs, r.ignoreChanges)
+		}
 		resources = append(resources, Resource{
 			URN:          r.urn,
 			Type:         r.typ,
@@ -125,7 +166,7 @@ func (p *Plan) addResources(regs []*registration) {
 			Custom:       r.custom,
 			Provider:     r.provider,
 			Dependencies: append([]string{}, r.deps...),
-			Inputs:       summarize(r, byURN),
+			Inputs:       summarize(r, byURN, vms),
 		})
 		for _, d := range r.deps {
 			e := Edge{From: d, To: r.urn}
@@ -138,4 +179,5 @@ func (p *Plan) addResources(regs []*registration) {
 	p.Resources = orderResources(resources)
 	orderEdges(edges, p.Resources)
 	p.Edges = edges
+	return restart
 }

@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,15 +25,13 @@ const placeholderToken = "nixlab-plan@pve!placeholder=00000000-0000-0000-0000-00
 // warnTokenUnset is the warning for a stack without an API token.
 const warnTokenUnset = "nixlab:apiToken is not set; `pulumi up` will refuse until you run `pulumi config set --secret nixlab:apiToken ...`"
 
-// project is what the plan needs from Pulumi.yaml.
+// project is what the plan needs from Pulumi.yaml: its name. Declared
+// defaults and types are applied by stack.ReadStackConfig, as the CLI does.
 type project struct {
 	name string
-	// defaults are the declared keys' defaults as the engine hands them
-	// to programs (strings verbatim, everything else JSON).
-	defaults map[string]string
 }
 
-// readProject reads Pulumi.yaml (or Pulumi.yml) in dir.
+// readProject reads the project name from Pulumi.yaml (or Pulumi.yml) in dir.
 func readProject(dir string) (*project, error) {
 	var data []byte
 	var path string
@@ -52,8 +49,7 @@ func readProject(dir string) (*project, error) {
 		return nil, fmt.Errorf("reading the project file: %w", err)
 	}
 	var doc struct {
-		Name   string               `yaml:"name"`
-		Config map[string]yaml.Node `yaml:"config"`
+		Name string `yaml:"name"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -61,64 +57,7 @@ func readProject(dir string) (*project, error) {
 	if doc.Name == "" {
 		return nil, fmt.Errorf("%s: the project has no name", path)
 	}
-	p := &project{name: doc.Name, defaults: map[string]string{}}
-	for key, node := range doc.Config {
-		full := key
-		if !strings.Contains(key, ":") {
-			full = doc.Name + ":" + key
-		}
-		def, ok, err := declaredDefault(&node)
-		if err != nil {
-			return nil, fmt.Errorf("%s: config %s: %w", path, key, err)
-		}
-		if ok {
-			p.defaults[full] = def
-		}
-	}
-	return p, nil
-}
-
-// declaredDefault returns the default of one Pulumi.yaml config entry:
-// either a declaration {type, description, default, ...} (or {value: ...})
-// or a bare value, the shorthand for a default.
-func declaredDefault(node *yaml.Node) (string, bool, error) {
-	var v any
-	if err := node.Decode(&v); err != nil {
-		return "", false, err
-	}
-	if entry, ok := v.(map[string]any); ok && isDeclaration(entry) {
-		d, has := entry["default"]
-		if !has {
-			d, has = entry["value"]
-		}
-		if !has {
-			return "", false, nil
-		}
-		v = d
-	}
-	s, err := rawValue(v)
-	return s, err == nil, err
-}
-
-// isDeclaration reports whether a config entry's map is a declaration
-// rather than an object-valued default.
-func isDeclaration(entry map[string]any) bool {
-	for _, k := range []string{"type", "description", "default", "secret", "items", "value"} {
-		if _, ok := entry[k]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-// rawValue renders a config value as the Pulumi engine passes it to a
-// program: strings verbatim, everything else as JSON.
-func rawValue(v any) (string, error) {
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	b, err := json.Marshal(v)
-	return string(b), err
+	return &project{name: doc.Name}, nil
 }
 
 // stackConfig is the config fed to the program: plain values, which keys
@@ -127,6 +66,20 @@ type stackConfig struct {
 	values   map[string]string
 	secrets  []string
 	warnings []string
+	// file is the stack file the values came from (nil for configs made
+	// in Go): it places errors on their lines.
+	file *stack.StackFile
+	// keyErrs are unknown or wrongly encrypted nixlab keys: reported
+	// together with the value checks of the other keys (BuildContext).
+	keyErrs error
+}
+
+// locate points the *stack.KeyError values in err at their stack file lines.
+func (c *stackConfig) locate(err error) error {
+	if c.file == nil {
+		return err
+	}
+	return c.file.Locate(err)
 }
 
 // lookup is a stack.LookupFunc over the values.
@@ -140,24 +93,27 @@ func stackFilePath(dir, stackName string) string {
 	return filepath.Join(dir, "Pulumi."+stackName+".yaml")
 }
 
-// readStackConfig reads Pulumi.<stack>.yaml and merges it with the project
-// defaults as the engine would. Encrypted values are never decrypted: the
-// API token is replaced by a placeholder secret, any other encrypted
-// nixlab key is an error (nixlab reads no other secret).
+// readStackConfig reads Pulumi.<stack>.yaml and merges it with the project's
+// declared config exactly as the Pulumi CLI does before it runs the program
+// (stack.ReadStackConfig: unprefixed keys belong to the project, declared
+// defaults and declared types apply), so `plan` and `pulumi up` read a stack
+// file identically. Encrypted values are never decrypted: the API token is
+// replaced by a placeholder secret, any other encrypted nixlab key is an
+// error (nixlab reads no other secret).
 func readStackConfig(dir, stackName string, proj *project) (*stackConfig, error) {
 	path := stackFilePath(dir, stackName)
-	sf, err := stack.ReadStackFile(path)
+	sf, err := stack.ReadStackConfig(dir, stackName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("stack file %s does not exist; create the stack with `pulumi stack init %s` in %s and set its config, or copy Pulumi.lab.yaml to Pulumi.%s.yaml and edit it: %w",
 			path, stackName, dir, stackName, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading stack %s: %w", stackName, err)
+		if sf != nil {
+			err = sf.Locate(err)
+		}
+		return nil, fmt.Errorf("stack %s (%s) is invalid:\n%w", stackName, path, err)
 	}
-	c := &stackConfig{values: map[string]string{}}
-	for k, v := range proj.defaults {
-		c.values[k] = v
-	}
+	c := &stackConfig{values: map[string]string{}, file: sf}
 	raw := sf.Values()
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
@@ -181,9 +137,7 @@ func readStackConfig(dir, stackName string, proj *project) (*stackConfig, error)
 		}
 		c.values[key] = raw[key]
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("stack %s (%s) is invalid:\n%w", stackName, path, err)
-	}
+	c.keyErrs = errors.Join(errs...)
 	switch _, plain := raw[tokenKey]; {
 	case sf.IsSecret(tokenKey):
 		c.values[tokenKey] = placeholderToken

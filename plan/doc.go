@@ -18,7 +18,13 @@
 // the Ansible inventory as it will look, the template's content hash and ISO
 // file name, and warnings about what `pulumi up` would still refuse.
 // [Plan.Write] renders it as text, JSON, a Mermaid flowchart or a Graphviz
-// digraph.
+// digraph. Each node carries its restart inputs (the VM inputs whose change
+// makes the pinned Proxmox provider reboot the running VM, or replace it);
+// [Plan.CompareWith] compares them with an earlier plan read by [ReadJSON]
+// and lists the nodes an edit reboots or replaces.
+//
+// [BuildContext] stops when its context ends (the CLI's first Ctrl-C).
+// Building is linear in the node count (TestPlanIsLinear, BenchmarkPlan).
 //
 // Secrets stay hidden: encrypted (`secure:`) values of the stack file are
 // never decrypted, a well-formed placeholder stands in for the API token,

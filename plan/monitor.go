@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // registration is one resource the program registered.
@@ -24,7 +25,13 @@ type registration struct {
 	provider string // provider URN, "" for a default provider
 	deps     []string
 	propDeps map[string][]string
-	inputs   resource.PropertyMap
+	// ignoreChanges are the resource's ignoreChanges paths: changes there
+	// never reach the provider.
+	ignoreChanges []string
+	// object is the inputs as the program sent them; inputs is object
+	// decoded, after the program has run (see monitor.registrations).
+	object *structpb.Struct
+	inputs resource.PropertyMap
 }
 
 // monitor is the resource monitor of the plan's engine, for a preview in
@@ -35,13 +42,16 @@ type monitor struct {
 	pulumirpc.UnimplementedResourceMonitorServer
 
 	project, stack string
+	// ctx stops the plan: once it is done, registrations are refused.
+	ctx context.Context
 
 	mu   sync.Mutex
 	regs map[string]*registration // by URN
 }
 
-func newMonitor(project, stack string) *monitor {
-	return &monitor{project: project, stack: stack, regs: map[string]*registration{}}
+// newMonitor returns the monitor of a plan that ctx can stop.
+func newMonitor(ctx context.Context, project, stack string) *monitor {
+	return &monitor{ctx: ctx, project: project, stack: stack, regs: map[string]*registration{}}
 }
 
 // rpcOptions keep unknowns, secrets and resource references as they are:
@@ -75,14 +85,16 @@ func (m *monitor) SupportsFeature(_ context.Context, req *pulumirpc.SupportsFeat
 
 // RegisterResource records a registration and answers as a preview of a
 // new resource does: the inputs, nothing computed, no ID yet.
+//
+// Once the plan's context is done it refuses the registration with the
+// context's error, so the program stops at its next resource.
 func (m *monitor) RegisterResource(_ context.Context, req *pulumirpc.RegisterResourceRequest) (*pulumirpc.RegisterResourceResponse, error) {
+	if err := m.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("plan: stopped before registering %s: %w", req.GetName(), err)
+	}
 	urn := m.urn(req.GetParent(), req.GetType(), req.GetName())
 	if req.GetType() == string(resource.RootStackType) && req.GetParent() == "" {
 		return &pulumirpc.RegisterResourceResponse{Urn: urn}, nil
-	}
-	inputs, err := plugin.UnmarshalProperties(req.GetObject(), rpcOptions)
-	if err != nil {
-		return nil, fmt.Errorf("plan: inputs of %s: %w", req.GetName(), err)
 	}
 	reg := &registration{
 		urn:      urn,
@@ -93,7 +105,9 @@ func (m *monitor) RegisterResource(_ context.Context, req *pulumirpc.RegisterRes
 		provider: providerURN(req.GetProvider()),
 		deps:     sortedUnique(req.GetDependencies()),
 		propDeps: map[string][]string{},
-		inputs:   inputs,
+		object:   req.GetObject(),
+
+		ignoreChanges: append([]string{}, req.GetIgnoreChanges()...),
 	}
 	for key, deps := range req.GetPropertyDependencies() {
 		reg.propDeps[key] = sortedUnique(deps.GetUrns())
@@ -102,15 +116,15 @@ func (m *monitor) RegisterResource(_ context.Context, req *pulumirpc.RegisterRes
 	m.regs[urn] = reg
 	m.mu.Unlock()
 
-	outputs := resource.PropertyMap{}
+	// A custom resource's outputs are its inputs, sent back as they came
+	// (decoding and re-encoding them would cost time on the program's
+	// critical path: clones are registered one after the other). A
+	// component has no outputs until it registers them.
+	var outputs *structpb.Struct
 	if req.GetCustom() {
-		outputs = inputs
+		outputs = req.GetObject()
 	}
-	obj, err := plugin.MarshalProperties(outputs, rpcOptions)
-	if err != nil {
-		return nil, fmt.Errorf("plan: outputs of %s: %w", req.GetName(), err)
-	}
-	return &pulumirpc.RegisterResourceResponse{Urn: urn, Object: obj}, nil
+	return &pulumirpc.RegisterResourceResponse{Urn: urn, Object: outputs}, nil
 }
 
 // RegisterResourceOutputs accepts component and stack outputs.
@@ -134,16 +148,62 @@ func (m *monitor) SignalAndWaitForShutdown(context.Context, *emptypb.Empty) (*em
 	return &emptypb.Empty{}, nil
 }
 
-// registrations returns every recorded registration, sorted by URN.
-func (m *monitor) registrations() []*registration {
+// registrations returns every recorded registration, sorted by URN, with
+// its inputs decoded. Decoding happens here, after the program has run,
+// rather than in RegisterResource, to keep it off the program's critical
+// path.
+func (m *monitor) registrations() ([]*registration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]*registration, 0, len(m.regs))
 	for _, r := range m.regs {
+		if r.inputs == nil {
+			inputs, err := decodeInputs(r)
+			if err != nil {
+				return nil, fmt.Errorf("inputs of %s: %w", r.urn, err)
+			}
+			r.inputs = inputs
+		}
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].urn < out[j].urn })
-	return out
+	return out, nil
+}
+
+// summarizedKeys are, by type, the only top-level inputs the plan reads
+// (see summarize); other inputs of these types, such as a readiness
+// check's triggers, are not decoded. Types not listed are decoded whole.
+var summarizedKeys = map[string][]string{
+	typeProxmox:       {"endpoint", "insecure", "apiToken", "ssh"},
+	typePrivateKey:    {"algorithm"},
+	typeLocalCommand:  {"create", "delete"},
+	typeRemoteCommand: {"create", "connection"},
+	typeNixOSTemplate: {},
+	typeK8sNodeGroup:  {},
+}
+
+// decodeInputs decodes the inputs of r that the plan reads.
+func decodeInputs(r *registration) (resource.PropertyMap, error) {
+	keys, some := summarizedKeys[r.typ]
+	if !some {
+		return plugin.UnmarshalProperties(r.object, rpcOptions)
+	}
+	out := resource.PropertyMap{}
+	fields := r.object.GetFields()
+	for _, k := range keys {
+		f, ok := fields[k]
+		if !ok {
+			continue
+		}
+		v, err := plugin.UnmarshalPropertyValue(resource.PropertyKey(k), f, rpcOptions)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		if v != nil {
+			out[resource.PropertyKey(k)] = *v
+		}
+	}
+	return out, nil
 }
 
 // urn forms a resource's URN as the Pulumi engine does.

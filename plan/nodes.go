@@ -10,8 +10,9 @@ import (
 
 // addNodes fills the node table and the inventory from the deployed lab
 // and the recorded VM inputs: a node's address is its cloud-init IPv4
-// config, a static address or "dhcp".
-func (p *Plan) addNodes(cfg *stack.Config, lab *stack.Lab) error {
+// config, a static address or "dhcp"; its restart inputs come from
+// restart, by VM URN.
+func (p *Plan) addNodes(cfg *stack.Config, lab *stack.Lab, restart map[string]Inputs) error {
 	vms := map[string]Resource{} // by VM name
 	for _, r := range p.Resources {
 		if r.Type != typeVM {
@@ -38,7 +39,7 @@ func (p *Plan) addNodes(cfg *stack.Config, lab *stack.Lab) error {
 			if addr == "" || addr == Unknown {
 				addr = AddressDHCP
 			}
-			p.Nodes = append(p.Nodes, Node{Name: n.Name, Group: group, Role: n.Role, VMID: n.VMID, Address: addr, URN: vm.URN})
+			p.Nodes = append(p.Nodes, Node{Name: n.Name, Group: group, Role: n.Role, VMID: n.VMID, Address: addr, URN: vm.URN, RestartInputs: restart[vm.URN]})
 			in := inventory.Node{Name: n.Name, Role: inventory.Role(n.Role), VMID: n.VMID}
 			if addr != AddressDHCP {
 				in.IPv4 = addr

@@ -1,6 +1,9 @@
 package plan
 
-import "sort"
+import (
+	"container/heap"
+	"sort"
+)
 
 // group is a set of resources shown together: the top of the stack (no
 // component) or one component and its direct children.
@@ -76,7 +79,9 @@ func groupResources(rs []Resource) []group {
 
 // topoOrder returns the custom resources in dependency order (Kahn's
 // algorithm), choosing among ready resources by name, then URN. Resources
-// on a dependency cycle (which Pulumi would refuse) come last.
+// on a dependency cycle (which Pulumi would refuse) come last. The ready
+// set is a heap, so the order costs O((n + e) log n) for n resources and e
+// dependencies, not a sort per step.
 func topoOrder(rs []Resource) []Resource {
 	byURN := map[string]Resource{}
 	for _, r := range rs {
@@ -100,24 +105,23 @@ func topoOrder(rs []Resource) []Resource {
 		}
 		return a < b
 	}
-	var ready []string
+	ready := &urnHeap{less: less}
 	for urn := range byURN {
 		if waiting[urn] == 0 {
-			ready = append(ready, urn)
+			ready.urns = append(ready.urns, urn)
 		}
 	}
-	var out []Resource
+	heap.Init(ready)
+	out := make([]Resource, 0, len(byURN))
 	done := map[string]bool{}
-	for len(ready) > 0 {
-		sort.Slice(ready, func(i, j int) bool { return less(ready[i], ready[j]) })
-		next := ready[0]
-		ready = ready[1:]
+	for ready.Len() > 0 {
+		next := heap.Pop(ready).(string)
 		out = append(out, byURN[next])
 		done[next] = true
 		for _, d := range dependents[next] {
 			waiting[d]--
 			if waiting[d] == 0 {
-				ready = append(ready, d)
+				heap.Push(ready, d)
 			}
 		}
 	}
@@ -132,6 +136,22 @@ func topoOrder(rs []Resource) []Resource {
 		out = append(out, byURN[urn])
 	}
 	return out
+}
+
+// urnHeap is a min-heap of URNs under less (container/heap).
+type urnHeap struct {
+	urns []string
+	less func(a, b string) bool
+}
+
+func (h *urnHeap) Len() int           { return len(h.urns) }
+func (h *urnHeap) Less(i, j int) bool { return h.less(h.urns[i], h.urns[j]) }
+func (h *urnHeap) Swap(i, j int)      { h.urns[i], h.urns[j] = h.urns[j], h.urns[i] }
+func (h *urnHeap) Push(x any)         { h.urns = append(h.urns, x.(string)) }
+func (h *urnHeap) Pop() any {
+	last := h.urns[len(h.urns)-1]
+	h.urns = h.urns[:len(h.urns)-1]
+	return last
 }
 
 // orderEdges sorts edges by the plan order of their ends.

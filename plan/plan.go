@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 )
 
 // Plan is the offline preview of one stack.
@@ -33,6 +34,9 @@ type Plan struct {
 	// Warnings are problems that do not stop the plan but would stop or
 	// affect `pulumi up`.
 	Warnings []string `json:"warnings"`
+	// Comparison is set by CompareWith: which nodes the change from an
+	// earlier plan reboots or replaces.
+	Comparison *Comparison `json:"comparison,omitempty"`
 }
 
 // Resource is one registered resource.
@@ -93,6 +97,44 @@ func (in Inputs) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// UnmarshalJSON reads a JSON object into the inputs, keeping the order of
+// its keys (what MarshalJSON wrote).
+func (in *Inputs) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		*in = nil
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("inputs: want a JSON object, got %v", tok)
+	}
+	out := Inputs{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return fmt.Errorf("inputs: want a key, got %v", tok)
+		}
+		var value string
+		if err := dec.Decode(&value); err != nil {
+			return fmt.Errorf("inputs: %s: %w", key, err)
+		}
+		out = append(out, Input{Key: key, Value: value})
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	*in = out
+	return nil
+}
+
 // Get returns the value of key and whether it is summarized.
 func (in Inputs) Get(key string) (string, bool) {
 	for _, kv := range in {
@@ -123,6 +165,13 @@ type Node struct {
 	Address string `json:"address"`
 	// URN is the node's VM resource.
 	URN string `json:"urn"`
+	// RestartInputs are the VM's inputs whose change restarts the running
+	// node: by a reboot (the provider restarts the VM after changing its
+	// CPU, memory, network device, disk storage or cloud-init; see
+	// components.RebootFields) or by replacing the VM (clone source, VM
+	// ID, login user and SSH keys). Keys are property paths, values are
+	// summarized. CompareWith compares them.
+	RestartInputs Inputs `json:"restartInputs"`
 }
 
 // AddressDHCP is Node.Address of a node that gets its address by DHCP.
@@ -133,13 +182,3 @@ const (
 	Unknown = "(known after up)"
 	Secret  = "[secret]"
 )
-
-// resourceByURN returns the plan's resource with the URN.
-func (p *Plan) resourceByURN(urn string) (Resource, bool) {
-	for _, r := range p.Resources {
-		if r.URN == urn {
-			return r, true
-		}
-	}
-	return Resource{}, false
-}

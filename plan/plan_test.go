@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -154,7 +155,11 @@ func TestLabPlanContents(t *testing.T) {
 	for i, want := range wantNodes {
 		got := p.Nodes[i]
 		got.URN = ""
-		if got != want {
+		if v, ok := got.RestartInputs.Get("cpu.cores"); !ok || v != "2" {
+			t.Errorf("node %d restart inputs lack cpu.cores = 2: %v", i, got.RestartInputs)
+		}
+		got.RestartInputs = nil
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("node %d = %+v, want %+v", i, got, want)
 		}
 	}
@@ -209,8 +214,10 @@ func TestGraphFormats(t *testing.T) {
 		{"template-upload", "template-vm"},
 		{"template-vm", "template-finalize"},
 		{"template-finalize", "control-plane-1"},
-		{"control-plane-1", "workers-1"},
-		{"workers-1", "workers-2"},
+		// A clone waits for the previous node's readiness check (one node
+		// at a time, also for reboots).
+		{"control-plane-1-ready", "workers-1"},
+		{"workers-1-ready", "workers-2"},
 		{"workers-2", "workers-2-ready"},
 		{"control-plane-1", "control-plane-1-ready"},
 	}
@@ -320,8 +327,8 @@ func TestBuildErrors(t *testing.T) {
 		{
 			name:   "unknown setting",
 			stacks: map[string]string{"typo": strings.Replace(good, "vmId: 9000", "vmId: 9000\n    diskSize: 30", 1)},
-			stack:  "typo", key: "nixlab:template",
-			want: []string{`unknown setting "diskSize"`},
+			stack:  "typo", key: "nixlab:template.diskSize",
+			want: []string{`nixlab:template.diskSize: unknown setting; did you mean diskSizeGb?`},
 		},
 		{
 			name:   "other secret key",
@@ -477,6 +484,10 @@ func TestShellWords(t *testing.T) {
 	}{
 		{`bash -c 'echo '\''hi'\''' 'build-iso' 'create'`, []string{"bash", "-c", "echo 'hi'", "build-iso", "create"}, true},
 		{`a  b`, []string{"a", "b"}, true},
+		{`a'b'c 'x'\''y' p\ q`, []string{"abc", "x'y", "p q"}, true},
+		{"'big script'\t'name'\n", []string{"big script", "name"}, true},
+		{`''`, []string{""}, true},
+		{`x;y`, nil, false},
 		{`echo "x"`, nil, false},
 		{`echo 'open`, nil, false},
 	}
@@ -484,6 +495,15 @@ func TestShellWords(t *testing.T) {
 		got, ok := shellWords(c.in)
 		if ok != c.ok || strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("shellWords(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+		// Skipping word 1 leaves it empty and the others as they are.
+		skipped, ok := shellWordsSkipping(c.in, 1)
+		want := append([]string{}, c.want...)
+		if len(want) > 1 {
+			want[1] = ""
+		}
+		if ok != c.ok || strings.Join(skipped, "|") != strings.Join(want, "|") {
+			t.Errorf("shellWordsSkipping(%q, 1) = %q, %v; want %q, %v", c.in, skipped, ok, want, c.ok)
 		}
 	}
 }

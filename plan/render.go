@@ -39,11 +39,20 @@ func (p *Plan) Write(w io.Writer, format string) error {
 	return nil
 }
 
-// nameOf returns a resource's name for display, or the URN when the
-// resource is not in the plan.
-func (p *Plan) nameOf(urn string) string {
-	if r, ok := p.resourceByURN(urn); ok {
-		return r.Name
+// names maps every resource's URN to its name, for display.
+func (p *Plan) names() map[string]string {
+	out := make(map[string]string, len(p.Resources))
+	for _, r := range p.Resources {
+		out[r.URN] = r.Name
+	}
+	return out
+}
+
+// nameIn returns the name of the resource urn in names, or the URN when
+// the resource is not in the plan.
+func nameIn(names map[string]string, urn string) string {
+	if n, ok := names[urn]; ok {
+		return n
 	}
 	return urn
 }

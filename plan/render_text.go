@@ -15,6 +15,7 @@ import (
 func (p *Plan) writeText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	custom, comps := p.counts()
+	names := p.names()
 	fmt.Fprintf(bw, "Plan for stack %s (project %s): a preview against an empty Proxmox host.\n", p.Stack, p.Project)
 	fmt.Fprintf(bw, "Nothing was created, contacted or written; values marked %s are computed by `pulumi up`.\n\n", Unknown)
 
@@ -34,7 +35,7 @@ func (p *Plan) writeText(w io.Writer) error {
 			width = max(width, len(r.Name))
 		}
 		for _, r := range g.Members {
-			p.writeTextResource(bw, r, width)
+			writeTextResource(bw, r, width, names)
 		}
 	}
 
@@ -54,6 +55,8 @@ func (p *Plan) writeText(w io.Writer) error {
 			bw.WriteString("  Addresses come from DHCP and are known after `nixlab up`.\n")
 		}
 	}
+
+	p.writeTextReboots(bw)
 
 	bw.WriteString("\nInventory (Ansible INI, after `nixlab up`)\n")
 	bw.WriteString(p.Inventory)
@@ -76,10 +79,10 @@ func (p *Plan) writeText(w io.Writer) error {
 
 // writeTextResource writes one resource: name, type and provider, then its
 // key inputs and what it waits for, indented below.
-func (p *Plan) writeTextResource(w *bufio.Writer, r Resource, width int) {
+func writeTextResource(w *bufio.Writer, r Resource, width int, names map[string]string) {
 	fmt.Fprintf(w, "    + %-*s  %s", width, r.Name, r.Type)
 	if r.Provider != "" {
-		fmt.Fprintf(w, "  (provider %s)", p.nameOf(r.Provider))
+		fmt.Fprintf(w, "  (provider %s)", nameIn(names, r.Provider))
 	}
 	w.WriteString("\n")
 	if len(r.Inputs) > 0 {
@@ -90,11 +93,11 @@ func (p *Plan) writeTextResource(w *bufio.Writer, r Resource, width int) {
 		fmt.Fprintf(w, "        %s\n", strings.Join(parts, " "))
 	}
 	if len(r.Dependencies) > 0 {
-		names := make([]string, 0, len(r.Dependencies))
+		after := make([]string, 0, len(r.Dependencies))
 		for _, d := range r.Dependencies {
-			names = append(names, p.nameOf(d))
+			after = append(after, nameIn(names, d))
 		}
-		fmt.Fprintf(w, "        after: %s\n", strings.Join(names, ", "))
+		fmt.Fprintf(w, "        after: %s\n", strings.Join(after, ", "))
 	}
 }
 
@@ -104,4 +107,86 @@ func textValue(v string) string {
 		return strconv.Quote(v)
 	}
 	return v
+}
+
+// writeTextReboots writes what reboots the running nodes later and, after
+// CompareWith, which nodes the change from the earlier plan restarts.
+func (p *Plan) writeTextReboots(w *bufio.Writer) {
+	if c := p.Comparison; c != nil {
+		fmt.Fprintf(w, "\nReboots (compared with %s)\n", c.Against)
+		var reboot, replace []string
+		for _, r := range c.Restarts {
+			parts := make([]string, 0, len(r.Changes))
+			for _, ch := range r.Changes {
+				parts = append(parts, ch.String())
+			}
+			line := fmt.Sprintf("%s (%s)", r.Node, strings.Join(parts, ", "))
+			if r.Replace {
+				replace = append(replace, line)
+			} else {
+				reboot = append(reboot, line)
+			}
+		}
+		if len(reboot) == 0 {
+			w.WriteString("  no node reboots\n")
+		} else {
+			fmt.Fprintf(w, "  will reboot: %s\n", strings.Join(reboot, ", "))
+		}
+		if len(replace) > 0 {
+			fmt.Fprintf(w, "  will replace (destroy and clone again, disk included): %s\n", strings.Join(replace, ", "))
+		}
+		if len(c.Added) > 0 {
+			fmt.Fprintf(w, "  new nodes: %s\n", strings.Join(c.Added, ", "))
+		}
+		if len(c.Removed) > 0 {
+			fmt.Fprintf(w, "  removed nodes: %s\n", strings.Join(c.Removed, ", "))
+		}
+	} else {
+		w.WriteString("\nReboots\n")
+	}
+	for _, line := range rebootNote {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	for _, line := range wrap(strings.Join(RebootSettings, ", ")+".", 96) {
+		fmt.Fprintf(w, "    %s\n", line)
+	}
+	for _, line := range rebootHowTo {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+}
+
+// wrap breaks text at spaces into lines of at most width bytes (longer
+// words stay whole).
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) > width:
+			lines = append(lines, line)
+			line = word
+		default:
+			line += " " + word
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// rebootNote explains reboots below the node table.
+var rebootNote = []string{
+	"A later `nixlab up` reboots a running node when a change reaches its VM's CPU, memory, network",
+	"device, disk storage or cloud-init settings (the Proxmox provider, bpg v0.69.1, restarts the VM;",
+	"there is no opt-out before v0.73), one node at a time: each node waits until the previous one",
+	"passed its readiness check again. Settings that do this:",
+}
+
+// rebootHowTo follows the settings in the reboot note.
+var rebootHowTo = []string{
+	"To list the nodes an edit reboots: `nixlab plan --format json -o before.json`, edit, then",
+	"`nixlab plan --against before.json` (offline), or `nixlab preview` (against the real stack).",
 }

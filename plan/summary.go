@@ -23,7 +23,7 @@ const (
 
 // summarize picks the key inputs of a registration by its type. Secret
 // values are never read: they summarize as Secret.
-func summarize(r *registration, byURN map[string]*registration) Inputs {
+func summarize(r *registration, byURN map[string]*registration, vms vmIndex) Inputs {
 	in := r.inputs
 	var s Inputs
 	add := func(key string, v resource.PropertyValue) {
@@ -62,7 +62,7 @@ func summarize(r *registration, byURN map[string]*registration) Inputs {
 		add("diskGb", get(in, "disks", "0", "size"))
 		add("datastore", get(in, "disks", "0", "datastoreId"))
 		if clone := get(in, "clone"); !clone.IsNull() {
-			s = append(s, Input{Key: "clone", Value: cloneSource(r, byURN)})
+			s = append(s, Input{Key: "clone", Value: cloneSource(r, byURN, vms)})
 			add("address", get(in, "initialization", "ipConfigs", "0", "ipv4", "address"))
 		}
 	}
@@ -159,7 +159,8 @@ func script(v resource.PropertyValue) resource.PropertyValue {
 	if !v.IsString() {
 		return v
 	}
-	words, ok := shellWords(v.StringValue())
+	// The script itself (word 2, many kilobytes) is not needed: skip it.
+	words, ok := shellWordsSkipping(v.StringValue(), 2)
 	if !ok || len(words) < 4 || words[0] != "bash" || words[1] != "-c" {
 		return v
 	}
@@ -168,11 +169,18 @@ func script(v resource.PropertyValue) resource.PropertyValue {
 
 // shellWords splits a POSIX shell command line of plain and single-quoted
 // words (what the components' shell quoting produces). It reports false
-// for anything else (double quotes, expansions).
+// for anything else (double quotes, expansions). A word made of one piece
+// (the common case: a quoted script of many kilobytes) is a substring of
+// s, not a copy.
 func shellWords(s string) ([]string, bool) {
+	return shellWordsSkipping(s, -1)
+}
+
+// shellWordsSkipping is shellWords with the word at index skip left empty
+// (not assembled); skip < 0 skips nothing.
+func shellWordsSkipping(s string, skip int) ([]string, bool) {
 	var words []string
-	var cur strings.Builder
-	inWord := false
+	w := word{skip: skip == 0}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -181,48 +189,99 @@ func shellWords(s string) ([]string, bool) {
 			if j < 0 {
 				return nil, false
 			}
-			cur.WriteString(s[i+1 : i+1+j])
+			w.add(s[i+1 : i+1+j])
 			i += j + 1
-			inWord = true
 		case c == '\\' && i+1 < len(s):
-			cur.WriteByte(s[i+1])
+			w.add(s[i+1 : i+2])
 			i++
-			inWord = true
 		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
+			if w.started {
+				words = append(words, w.String())
+				w = word{skip: len(words) == skip}
 			}
 		case strings.IndexByte("\"$`;&|<>(){}*?", c) >= 0:
 			return nil, false
 		default:
-			cur.WriteByte(c)
-			inWord = true
+			// A run of plain characters is one piece.
+			j := i + 1
+			for j < len(s) && strings.IndexByte(" \t\n'\\\"$`;&|<>(){}*?", s[j]) < 0 {
+				j++
+			}
+			w.add(s[i:j])
+			i = j - 1
 		}
 	}
-	if inWord {
-		words = append(words, cur.String())
+	if w.started {
+		words = append(words, w.String())
 	}
 	return words, true
+}
+
+// word is a shell word being read: its first piece, and a builder once it
+// has more than one.
+type word struct {
+	started bool
+	skip    bool // keep no text
+	first   string
+	more    *strings.Builder
+}
+
+func (w *word) add(piece string) {
+	switch {
+	case w.skip:
+		w.started = true
+	case !w.started:
+		w.started, w.first = true, piece
+	case w.more == nil:
+		w.more = &strings.Builder{}
+		w.more.WriteString(w.first)
+		w.more.WriteString(piece)
+	default:
+		w.more.WriteString(piece)
+	}
+}
+
+func (w *word) String() string {
+	if w.more != nil {
+		return w.more.String()
+	}
+	return w.first
+}
+
+// vmIndex finds VM registrations by their (known) VM ID. It is built
+// once per plan, so naming every clone's source is linear in the number of
+// resources (a scan of all registrations per clone made `plan` quadratic).
+type vmIndex map[float64]*registration
+
+// newVMIndex indexes the VMs among regs by their known vmId input. When
+// two VMs claim one ID (which Proxmox would refuse), the first by URN wins,
+// so the summary does not depend on map order.
+func newVMIndex(regs []*registration) vmIndex {
+	idx := vmIndex{}
+	for _, r := range regs {
+		if r.typ != typeVM {
+			continue
+		}
+		id := get(r.inputs, "vmId")
+		if !id.IsNumber() {
+			continue
+		}
+		if prev, ok := idx[id.NumberValue()]; !ok || r.urn < prev.urn {
+			idx[id.NumberValue()] = r
+		}
+	}
+	return idx
 }
 
 // cloneSource names the VM a clone is made from: the registered VM with
 // the clone's source VM ID, or, while that ID is unknown, the VM among the
 // clone input's dependencies.
-func cloneSource(r *registration, byURN map[string]*registration) string {
+func cloneSource(r *registration, byURN map[string]*registration, vms vmIndex) string {
 	id := get(r.inputs, "clone", "vmId")
-	known := id.IsNumber()
-	for _, src := range sortedRegistrations(byURN) {
-		if src.typ != typeVM || src.urn == r.urn {
-			continue
+	if id.IsNumber() {
+		if src, ok := vms[id.NumberValue()]; ok && src.urn != r.urn {
+			return fmt.Sprintf("%s (VM %s)", src.name, describe(get(src.inputs, "vmId")))
 		}
-		srcID := get(src.inputs, "vmId")
-		if known && srcID.IsNumber() && srcID.NumberValue() == id.NumberValue() {
-			return fmt.Sprintf("%s (VM %s)", src.name, describe(srcID))
-		}
-	}
-	if known {
 		return "VM " + describe(id)
 	}
 	for _, urn := range r.propDeps["clone"] {
@@ -231,14 +290,4 @@ func cloneSource(r *registration, byURN map[string]*registration) string {
 		}
 	}
 	return describe(id)
-}
-
-// sortedRegistrations returns the registrations sorted by URN.
-func sortedRegistrations(byURN map[string]*registration) []*registration {
-	out := make([]*registration, 0, len(byURN))
-	for _, r := range byURN {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].urn < out[j].urn })
-	return out
 }

@@ -2,55 +2,93 @@ package tests
 
 import (
 	"fmt"
+	"regexp"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nixlab/nixlab/stack"
 )
 
-// BenchmarkDeployGraph measures building the whole stack graph (config,
-// content hash, template pipeline, clones, readiness checks, inventories)
-// under Pulumi mocks, for clusters of 3, 30 and 300 nodes.
+// nodeResource matches the names of a node's resources: its VM, its DHCP
+// address lookup and its readiness check.
+var nodeResource = regexp.MustCompile(`^(control-plane|workers)-\d+(-address|-ready)?$`)
+
+// BenchmarkDeployGraph measures building the whole stack graph (content
+// hash, template pipeline, clones, readiness checks, inventories) under
+// Pulumi mocks, for clusters of 10, 100 and 1000 nodes. Validation caps a
+// stack at stack.MaxNodes nodes, so the config is parsed with one worker
+// and the worker count is raised in Go before stack.Deploy: the graph is
+// what is measured. ns/node must stay flat (the graph is linear).
 func BenchmarkDeployGraph(b *testing.B) {
-	for _, size := range []struct{ controlPlanes, workers int }{{1, 2}, {3, 27}, {3, 297}} {
-		nodes := size.controlPlanes + size.workers
+	for _, nodes := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			cfg := benchConfig(b, size.controlPlanes, size.workers)
+			cfg := benchConfig(b, nodes)
+			cpu0 := cpuTime(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				rec := newRecorder()
-				err := pulumi.RunErr(withLab(func(ctx *pulumi.Context, _ *stack.Config, lab *stack.Lab) error {
-					_, err := await(ctx, lab.Inventory)
+				program := func(ctx *pulumi.Context) error {
+					lab, err := stack.Deploy(ctx, cfg)
+					if err != nil {
+						return err
+					}
+					_, err = await(ctx, lab.Inventory)
 					return err
-				}), pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
-					ri.Config = cfg
-					ri.ConfigSecretKeys = []string{"nixlab:apiToken"}
+				}
+				err := pulumi.RunErr(program, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
 					ri.DryRun = true
 				})
 				if err != nil {
 					b.Fatal(err)
 				}
-				// provider, key, template + 4 children, one component per
-				// group, and per node a VM, its DHCP address lookup and its
-				// readiness check.
-				if got := len(rec.regs); got != 7+2+3*nodes {
-					b.Fatalf("%d resources registered for %d nodes", got, nodes)
+				perNode := 0
+				for name := range rec.regs {
+					if nodeResource.MatchString(name) {
+						perNode++
+					}
+				}
+				if perNode != 3*nodes {
+					b.Fatalf("%d node resources registered for %d nodes, want 3 per node", perNode, nodes)
 				}
 			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
+			// CPU time (user + system, all threads) is steadier than wall
+			// time on a shared machine.
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
 
-func benchConfig(b *testing.B, controlPlanes, workers int) map[string]string {
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchConfig is a parsed lab config with one control plane and nodes-1
+// workers.
+func benchConfig(b *testing.B, nodes int) *stack.Config {
 	b.Helper()
 	b.Setenv("SSH_AUTH_SOCK", "/nonexistent/agent.sock") // nothing dials under mocks
-	return map[string]string{
-		"nixlab:proxmox":  `{"endpoint":"https://192.168.1.5:8006/","node":"pve"}`,
-		"nixlab:apiToken": testToken,
-		"nixlab:stateDir": b.TempDir(),
-		"nixlab:nfs":      `{"server":"192.168.1.4","export":"/volume1/k8s-cluster-storage"}`,
-		"nixlab:nodeGroups": fmt.Sprintf(`{"control-plane":{"role":"control-plane","count":%d,"vmIdStart":10000},"workers":{"role":"worker","count":%d,"vmIdStart":20000}}`,
-			controlPlanes, workers),
+	raw := map[string]string{
+		"nixlab:proxmox":    `{"endpoint":"https://192.168.1.5:8006/","node":"pve"}`,
+		"nixlab:apiToken":   testToken,
+		"nixlab:stateDir":   b.TempDir(),
+		"nixlab:nfs":        `{"server":"192.168.1.4","export":"/volume1/k8s-cluster-storage"}`,
+		"nixlab:nodeGroups": `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":10000},"workers":{"role":"worker","count":1,"vmIdStart":20000}}`,
 	}
+	cfg, err := stack.ParseConfig(func(key string) (string, bool) { v, ok := raw[key]; return v, ok })
+	if err != nil {
+		b.Fatal(err)
+	}
+	workers := cfg.NodeGroups["workers"]
+	workers.Count = nodes - 1
+	cfg.NodeGroups["workers"] = workers
+	return cfg
 }

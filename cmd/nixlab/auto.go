@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
@@ -60,14 +61,40 @@ func (e *autoEngine) Up(ctx context.Context, req Request) error {
 	return engineError(err)
 }
 
-// Preview implements Engine.
+// Preview implements Engine. With req.OnEvent set, the engine's events
+// (optpreview.EventStreams) are passed to it.
 func (e *autoEngine) Preview(ctx context.Context, req Request) error {
 	s, err := e.open(ctx, req, true, true)
 	if err != nil {
 		return err
 	}
-	_, err = s.Preview(ctx, optpreview.ProgressStreams(req.Stdout), optpreview.ErrorProgressStreams(req.Stderr))
-	return engineError(err)
+	opts := []optpreview.Option{optpreview.ProgressStreams(req.Stdout), optpreview.ErrorProgressStreams(req.Stderr)}
+	var eventsDone chan struct{}
+	if req.OnEvent != nil {
+		// The auto package sends every event to the channel and closes it
+		// once the engine's event stream ended (auto.Stack.Preview,
+		// tailLogs); it must be drained all along or the preview stalls.
+		ch := make(chan events.EngineEvent)
+		eventsDone = make(chan struct{})
+		go func() {
+			defer close(eventsDone)
+			for ev := range ch {
+				req.OnEvent(ev)
+			}
+		}()
+		opts = append(opts, optpreview.EventStreams(ch))
+	}
+	if _, err := s.Preview(ctx, opts...); err != nil {
+		// After a failure the channel may stay open (the engine may never
+		// have connected); the draining goroutine ends with the process.
+		return engineError(err)
+	}
+	if eventsDone != nil {
+		// On success the auto package has closed the channel, or is
+		// closing it right after its own (the same loop closes all).
+		<-eventsDone
+	}
+	return nil
 }
 
 // Refresh implements Engine.

@@ -6,7 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/nixlab/nixlab/plan"
 )
 
 // cli is the state shared by the subcommands: where output goes and the
@@ -75,7 +80,9 @@ func (c *cli) usageError(f *flags, msg string) int {
 func (c *cli) fail(ctx context.Context, name string, err error) int {
 	msg := strings.TrimSpace(err.Error())
 	if ctx.Err() != nil {
-		fmt.Fprintf(c.stderr, "nixlab %s: interrupted: %s\n", name, msg)
+		// The engine's own words ("stopped: context canceled") say
+		// nothing the user does not know: they pressed Ctrl-C.
+		fmt.Fprintf(c.stderr, "nixlab %s: %s interrupted\n", name, name)
 		return 130
 	}
 	fmt.Fprintf(c.stderr, "nixlab %s: %s\n", name, msg)
@@ -113,6 +120,9 @@ func (s *stackFlags) register(f *flags) {
 }
 
 // check validates the values; it returns a usage error message or "".
+// The stack name becomes part of a file name (Pulumi.<stack>.yaml in
+// --dir), so it must be a bare Pulumi stack name (see plan.CheckStackName):
+// a name with a path separator or ".." could reach a file outside --dir.
 func (s *stackFlags) check() string {
 	switch {
 	case strings.TrimSpace(s.stack) == "":
@@ -120,7 +130,49 @@ func (s *stackFlags) check() string {
 	case s.dir == "":
 		return "--dir must not be empty"
 	}
+	if err := plan.CheckStackName(s.stack); err != nil {
+		return "--stack " + err.Error()
+	}
+	switch fi, err := os.Stat(s.dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("--dir %q does not exist; give the project directory holding Pulumi.yaml", s.dir)
+	case err != nil:
+		return fmt.Sprintf("--dir %q cannot be read; check its permissions", s.dir)
+	case !fi.IsDir():
+		return fmt.Sprintf("--dir %q is a file, not a directory; give the project directory holding Pulumi.yaml", s.dir)
+	}
 	return ""
+}
+
+// checkOutputPath refuses an output file path that cannot be written as a
+// file, before any work is done: an existing directory, a path ending in a
+// separator, or a path below an existing non-directory. It returns a
+// usage error message naming the flag, or "".
+func checkOutputPath(path string) string {
+	const flagName = "-o/--output"
+	if path == "" {
+		return ""
+	}
+	if strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(filepath.Separator)) {
+		return fmt.Sprintf("%s %q names a directory; give a file name, e.g. %s", flagName, path, filepath.Join(path, "out.txt"))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Sprintf("%s %q is a directory; give a file name, e.g. %s", flagName, path, filepath.Join(path, "out.txt"))
+	}
+	// The first existing ancestor must be a directory, or the file cannot
+	// be created (and nixlab would only find out after the work).
+	for d := filepath.Dir(filepath.Clean(path)); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Sprintf("%s %q: %s is not a directory", flagName, path, d)
+			}
+			return ""
+		}
+		if parent := filepath.Dir(d); parent == d {
+			return ""
+		}
+	}
 }
 
 // request is the engine request for the flags.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"os/exec"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 )
 
 // Engine runs the stack lifecycle operations. The real one, [autoEngine],
@@ -38,6 +40,10 @@ type Request struct {
 	Stdout io.Writer
 	// Stderr receives the engine's error stream and nixlab's notices.
 	Stderr io.Writer
+	// OnEvent, when set, receives the engine's events of a preview in the
+	// order the engine sent them, from one goroutine at a time. Preview
+	// returns only after the last event was handed over.
+	OnEvent func(events.EngineEvent)
 }
 
 // Output is one stack output.

@@ -17,7 +17,7 @@ import (
 var inventoryFormats = map[string]struct{ output, file string }{
 	"ini":       {stack.OutputInventory, "inventory.ini"},
 	"yaml":      {stack.OutputInventoryYAML, "inventory.yaml"},
-	"kubespray": {stack.OutputInventoryKubespray, "inventory.ini"},
+	"kubespray": {stack.OutputInventoryKubespray, "inventory-kubespray.ini"},
 }
 
 // runInventory is `nixlab inventory`.
@@ -29,13 +29,11 @@ func runInventory(ctx context.Context, c *cli, args []string) int {
 			"The inventory points Ansible at the key `nixlab ssh-key` writes; run ansible in --dir.")
 	sf.register(f)
 	f.StringVar(&format, "format", "ini", "inventory `format`: ini (nixlab groups), yaml (the same as YAML) or kubespray (Kubespray's groups, INI)")
-	f.outputFlag(&output, "output `file` (default inventory.ini, or inventory.yaml for --format yaml, in --dir)")
+	f.outputFlag(&output, "output `file` (default in --dir: inventory.ini, inventory.yaml for --format yaml, inventory-kubespray.ini for --format kubespray)")
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}
-	if !c.requirePulumi("inventory") {
-		return 1
-	}
+	// Flags first: a usage error needs no Pulumi CLI.
 	spec, known := inventoryFormats[format]
 	if !known {
 		return c.usageError(f, fmt.Sprintf("--format %q: want ini, yaml or kubespray", format))
@@ -45,6 +43,12 @@ func runInventory(ctx context.Context, c *cli, args []string) int {
 	}
 	if output == "" {
 		output = filepath.Join(sf.dir, spec.file)
+	}
+	if msg := checkOutputPath(output); msg != "" {
+		return c.usageError(f, msg)
+	}
+	if !c.requirePulumi("inventory") {
+		return 1
 	}
 	outs, err := c.env.NewEngine().Outputs(ctx, sf.request(c), false)
 	if err != nil {
@@ -76,11 +80,15 @@ func runSSHKey(ctx context.Context, c *cli, args []string) int {
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}
-	if !c.requirePulumi("ssh-key") {
-		return 1
-	}
+	// Flags first: a usage error needs no Pulumi CLI.
 	if msg := sf.check(); msg != "" {
 		return c.usageError(f, msg)
+	}
+	if msg := checkOutputPath(output); msg != "" {
+		return c.usageError(f, msg)
+	}
+	if !c.requirePulumi("ssh-key") {
+		return 1
 	}
 	outs, err := c.env.NewEngine().Outputs(ctx, sf.request(c), true)
 	if err != nil {

@@ -29,7 +29,7 @@ func TestInventory(t *testing.T) {
 		{"ini default", []string{"--dir", "{dir}"}, "inventory.ini", outs["inventory"].Value.(string)},
 		{"ini explicit", []string{"--dir", "{dir}", "--format", "ini"}, "inventory.ini", outs["inventory"].Value.(string)},
 		{"yaml default", []string{"--dir", "{dir}", "--format", "yaml"}, "inventory.yaml", outs["inventoryYaml"].Value.(string)},
-		{"kubespray default", []string{"--dir", "{dir}", "--format=kubespray"}, "inventory.ini", outs["inventoryKubespray"].Value.(string)},
+		{"kubespray default (not over the nixlab inventory)", []string{"--dir", "{dir}", "--format=kubespray"}, "inventory-kubespray.ini", outs["inventoryKubespray"].Value.(string)},
 		{"-o nested", []string{"--dir", "{dir}", "--format", "yaml", "-o", "{dir}/a/b/hosts.yml"}, "a/b/hosts.yml", outs["inventoryYaml"].Value.(string)},
 		{"--output", []string{"--dir", "{dir}", "--output", "{dir}/inv/k.ini", "--format", "kubespray"}, "inv/k.ini", outs["inventoryKubespray"].Value.(string)},
 	}

@@ -17,12 +17,24 @@ func runUp(ctx context.Context, c *cli, args []string) int {
 		Engine.Up)
 }
 
-// runPreview is `nixlab preview`.
+// runPreview is `nixlab preview`. After the engine's preview it says which
+// nodes the update would reboot (see rebootCollector).
 func runPreview(ctx context.Context, c *cli, args []string) int {
+	var reboots rebootCollector
+	preview := func(e Engine, ctx context.Context, req Request) error {
+		req.OnEvent = reboots.observe
+		if err := e.Preview(ctx, req); err != nil {
+			return err
+		}
+		writeRebootSummary(req.Stdout, reboots.list())
+		return nil
+	}
 	return c.lifecycle(ctx, args, "preview",
-		"Show what `nixlab up` would create, update or delete, changing nothing.\n"+
-			"Creates the (empty) stack on first use, like `pulumi preview` after `pulumi stack init`.",
-		Engine.Preview)
+		"Show what `nixlab up` would create, update or delete, changing nothing, then which running nodes\n"+
+			"the update would reboot (the Proxmox provider restarts a VM whose CPU, memory, network device or\n"+
+			"cloud-init settings change), one at a time. Creates the (empty) stack on first use, like\n"+
+			"`pulumi preview` after `pulumi stack init`.",
+		preview)
 }
 
 // runRefresh is `nixlab refresh`.
@@ -40,11 +52,11 @@ func (c *cli) lifecycle(ctx context.Context, args []string, name, about string, 
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}
-	if !c.requirePulumi(name) {
-		return 1
-	}
 	if msg := sf.check(); msg != "" {
 		return c.usageError(f, msg)
+	}
+	if !c.requirePulumi(name) {
+		return 1
 	}
 	return c.runOp(ctx, name, sf.request(c), op)
 }
@@ -69,11 +81,11 @@ func runDestroy(ctx context.Context, c *cli, args []string) int {
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}
-	if !c.requirePulumi("destroy") {
-		return 1
-	}
 	if msg := sf.check(); msg != "" {
 		return c.usageError(f, msg)
+	}
+	if !c.requirePulumi("destroy") {
+		return 1
 	}
 	if !yes {
 		dir, err := filepath.Abs(sf.dir)

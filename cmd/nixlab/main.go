@@ -3,7 +3,8 @@
 // Automation API, without a separate `pulumi up` step:
 //
 //	nixlab plan                 # offline: validate the config, show the stack graph
-//	nixlab preview              # what `up` would change
+//	nixlab plan --against old.json  # offline: which nodes an edit reboots
+//	nixlab preview              # what `up` would change, and which nodes it reboots
 //	nixlab up                   # deploy (creates the stack on first use)
 //	nixlab outputs              # stack outputs, secrets masked
 //	nixlab inventory            # write inventory.ini for Ansible

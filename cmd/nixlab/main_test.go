@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 )
 
 // call is one recorded engine call.
@@ -25,6 +27,9 @@ type fakeEngine struct {
 	err          error
 	outputs      map[string]Output
 	revealAlways bool
+	// events are the engine events Preview sends to req.OnEvent (before
+	// failing with err, if set), as the Automation API does.
+	events []events.EngineEvent
 }
 
 func (f *fakeEngine) record(op string, req Request, show bool) error {
@@ -34,6 +39,11 @@ func (f *fakeEngine) record(op string, req Request, show bool) error {
 
 func (f *fakeEngine) Up(_ context.Context, req Request) error { return f.record("up", req, false) }
 func (f *fakeEngine) Preview(_ context.Context, req Request) error {
+	if req.OnEvent != nil {
+		for _, ev := range f.events {
+			req.OnEvent(ev)
+		}
+	}
 	return f.record("preview", req, false)
 }
 func (f *fakeEngine) Refresh(_ context.Context, req Request) error {
@@ -96,12 +106,12 @@ func TestLifecycleStackSelection(t *testing.T) {
 		want call
 	}{
 		{[]string{"up"}, call{op: "up", stack: "lab", dir: "."}},
-		{[]string{"up", "--stack", "prod", "--dir", "/x"}, call{op: "up", stack: "prod", dir: "/x"}},
-		{[]string{"up", "-stack=prod", "-dir=/x"}, call{op: "up", stack: "prod", dir: "/x"}},
+		{[]string{"up", "--stack", "prod", "--dir", "/tmp"}, call{op: "up", stack: "prod", dir: "/tmp"}},
+		{[]string{"up", "-stack=prod", "-dir=/tmp"}, call{op: "up", stack: "prod", dir: "/tmp"}},
 		{[]string{"preview"}, call{op: "preview", stack: "lab", dir: "."}},
 		{[]string{"preview", "--stack", "dev"}, call{op: "preview", stack: "dev", dir: "."}},
 		{[]string{"refresh"}, call{op: "refresh", stack: "lab", dir: "."}},
-		{[]string{"refresh", "--dir", "/srv/lab"}, call{op: "refresh", stack: "lab", dir: "/srv/lab"}},
+		{[]string{"refresh", "--dir", "/tmp"}, call{op: "refresh", stack: "lab", dir: "/tmp"}},
 		{[]string{"destroy", "--yes"}, call{op: "destroy", stack: "lab", dir: "."}},
 		{[]string{"destroy", "--yes", "--stack", "prod"}, call{op: "destroy", stack: "prod", dir: "."}},
 	}
@@ -134,6 +144,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"inventory", "--format", "xml"}, `--format "xml": want ini, yaml or kubespray`, "-output"},
 		{[]string{"ssh-key", "--force"}, "flag provided but not defined", "-output"},
 		{[]string{"plan", "--format", "svg"}, `--format "svg": want text, json, mermaid or dot`, "-format"},
+		{[]string{"plan", "--dir", "/nonexistent-nixlab"}, `--dir "/nonexistent-nixlab" does not exist`, "-dir"},
+		{[]string{"up", "--dir", "/nonexistent-nixlab"}, `--dir "/nonexistent-nixlab" does not exist`, "-dir"},
+		{[]string{"plan", "--dir", "main_test.go"}, `--dir "main_test.go" is a file, not a directory`, "-dir"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -285,7 +298,7 @@ func TestInterrupted(t *testing.T) {
 	cancel()
 	h := &harness{engine: &fakeEngine{err: context.Canceled}}
 	code, _, stderr := h.runCtx(t, ctx, "up")
-	if code != 130 || !strings.Contains(stderr, "nixlab up: interrupted") {
+	if code != 130 || stderr != "nixlab up: up interrupted\n" {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

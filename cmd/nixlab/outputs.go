@@ -22,11 +22,11 @@ func runOutputs(ctx context.Context, c *cli, args []string) int {
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}
-	if !c.requirePulumi("outputs") {
-		return 1
-	}
 	if msg := sf.check(); msg != "" {
 		return c.usageError(f, msg)
+	}
+	if !c.requirePulumi("outputs") {
+		return 1
 	}
 	outs, err := c.env.NewEngine().Outputs(ctx, sf.request(c), showSecrets)
 	if err != nil {
