@@ -2,11 +2,14 @@ package components_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,32 +46,64 @@ func scriptRun(t *testing.T, dir string, env []string, script string, args ...st
 	return scriptRunArgv(t, dir, env, append([]string{bash, scriptFile(t, script)}, args...))
 }
 
-// scriptRunArgv runs argv in dir with exactly env.
+// scriptDeadline bounds every script run: a wait loop that never ends fails
+// its test after this long instead of hanging until `go test` times out.
+// Fakes answer at once; the longest run (60 polls of finalize) takes a few
+// seconds, so the margin is for a loaded machine.
+const scriptDeadline = 45 * time.Second
+
+// scriptRunArgv runs argv in dir with exactly env and fails the test when
+// the run does not finish within scriptDeadline.
 func scriptRunArgv(t *testing.T, dir string, env []string, argv []string) scriptResult {
 	t.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	res, err := scriptExec(dir, env, argv, scriptDeadline)
+	name := filepath.Base(argv[1])
+	if argv[1] == "-c" {
+		name = "bash -c"
+	}
+	t.Logf("%s exit %d in %v\nstdout:\n%s\nstderr:\n%s", name, res.code, res.took.Round(time.Millisecond), res.stdout, res.stderr)
+	if err != nil {
+		t.Fatalf("running %s: %v", name, err)
+	}
+	return res
+}
+
+// errScriptDeadline reports a run killed at its deadline.
+var errScriptDeadline = errors.New("did not finish in time (a wait loop that never ends?); killed")
+
+// scriptExec runs argv in dir with exactly env (nothing is inherited). The
+// script runs in its own process group, which is killed as a whole (fake
+// tools and their sleeps included) when the deadline passes; the result
+// then holds what was printed so far and the error is errScriptDeadline.
+func scriptExec(dir string, env []string, argv []string, deadline time.Duration) (scriptResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
+	// Pdeathsig: a script must not outlive a test binary that is killed
+	// (by go test's -timeout, or by tools/mutate's limit).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
 	res := scriptResult{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("%w after %v", errScriptDeadline, deadline)
+	}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &exitErr):
 		res.code = exitErr.ExitCode()
 	default:
-		t.Fatalf("running %v: %v", argv, err)
+		return res, err
 	}
-	name := filepath.Base(argv[1])
-	if argv[1] == "-c" {
-		name = "bash -c"
-	}
-	t.Logf("%s exit %d in %v\nstdout:\n%s\nstderr:\n%s", name, res.code, res.took.Round(time.Millisecond), res.stdout, res.stderr)
-	return res
+	return res, nil
 }
 
 // scriptToolDir returns a directory holding links to just the named tools,
@@ -127,13 +162,21 @@ const buildISOAttr = "#nixosConfigurations.installer.config.system.build.isoImag
 
 // scriptFakeNix is a nix that records its argv, then "builds" a result directory
 // with $FAKE_NIX_ISOS (space-separated, default x.iso) under iso/ and points
-// the --out-link at it. FAKE_NIX_FAIL=1 makes the build fail.
+// the --out-link at it. FAKE_NIX_FAIL=1 makes the build fail;
+// FAKE_NIX_NOT_AN_ISO=1 builds something without iso/ (a system, say).
+//
+// Like `nix build` it puts the result where --out-link says (a symlink into
+// the store) and logs on stderr; the line it prints on stdout checks that the
+// script keeps stdout clean. A failed build exits 100 ("Generic build
+// failure: the builder process returned with a non-zero exit code", Nix
+// manual, command-ref/status-build-failure.md) after an "error: builder for
+// '<drv>' failed with exit code N" line.
 const scriptFakeNix = `
 printf '%s\n' "$@" >"$FAKE_NIX_ARGV"
 echo "/nix/store/fake-stdout-that-must-not-leak"
 if [[ -n "${FAKE_NIX_FAIL:-}" ]]; then
   echo "error: builder for '/nix/store/fake-nixos.iso.drv' failed with exit code 1" >&2
-  exit 3
+  exit 100
 fi
 ref="${!#}"
 dir="${ref#path:}"
@@ -146,6 +189,11 @@ while (( $# > 0 )); do
   shift
 done
 out="$FAKE_NIX_STORE/fake-nixos.iso"
+if [[ -n "${FAKE_NIX_NOT_AN_ISO:-}" ]]; then
+  mkdir -p "$out/bin"
+  ln -sfn "$out" "$link"
+  exit 0
+fi
 mkdir -p "$out/iso"
 for n in ${FAKE_NIX_ISOS-x.iso}; do printf 'ISO %s' "$n" >"$out/iso/$n"; done
 ln -sfn "$out" "$link"
@@ -153,13 +201,15 @@ echo "fake nix: built $out" >&2
 `
 
 // buildFixture is a Pulumi project dir with a rendered flake and a fake nix.
+// Staging copies go into the test's own temporary directory (tmp), never
+// into the shared /tmp.
 type buildFixture struct {
-	project, flake, fakeBin, store, argvFile string
+	project, flake, fakeBin, store, argvFile, tmp string
 }
 
 func newBuildFixture(t *testing.T) buildFixture {
 	t.Helper()
-	f := buildFixture{project: t.TempDir(), fakeBin: t.TempDir(), store: t.TempDir()}
+	f := buildFixture{project: t.TempDir(), fakeBin: t.TempDir(), store: t.TempDir(), tmp: t.TempDir()}
 	f.flake = filepath.Join(f.project, "flake")
 	f.argvFile = filepath.Join(f.fakeBin, "nix.argv")
 	scriptWriteFile(t, filepath.Join(f.flake, "flake.nix"), "{ outputs = _: { }; }\n")
@@ -174,6 +224,7 @@ func (f buildFixture) env(extra ...string) []string {
 		"HOME=" + f.project,
 		"FAKE_NIX_ARGV=" + f.argvFile,
 		"FAKE_NIX_STORE=" + f.store,
+		"TMPDIR=" + f.tmp,
 	}, extra...)
 }
 
@@ -248,6 +299,9 @@ func TestScriptBuildISO_CreateStagesUnsafeFlakeDir(t *testing.T) {
 	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 		t.Errorf("staging directory left behind: %v", entries)
 	}
+	if strings.Contains(res.stderr, "warning") {
+		t.Errorf("a warning although flake.lock was copied back: %q", res.stderr)
+	}
 	for _, p := range []string{filepath.Join(spaced, "flake.lock"), filepath.Join(f.project, "lock/flake.lock")} {
 		if got := scriptReadFile(t, p); got != `{"written": "by nix"}`+"\n" {
 			t.Errorf("%s = %q", p, got)
@@ -299,13 +353,13 @@ func TestScriptBuildISO_NixFails(t *testing.T) {
 	res := scriptRun(t, f.project, f.env(
 		"NIXLAB_FLAKE_DIR="+f.flake, "NIXLAB_OUT_LINK="+link, "FAKE_NIX_FAIL=1",
 	), "build-iso.sh", "create")
-	if res.code == 0 {
-		t.Fatal("succeeded although nix build failed")
+	if res.code != 100 {
+		t.Fatalf("exit %d, want nix's 100", res.code)
 	}
 	if res.stdout != "" {
 		t.Errorf("stdout = %q, want nothing", res.stdout)
 	}
-	scriptMustContain(t, "stderr", res.stderr, "builder for '/nix/store/fake-nixos.iso.drv' failed", "nix build failed")
+	scriptMustContain(t, "stderr", res.stderr, "builder for '/nix/store/fake-nixos.iso.drv' failed", "nix build failed (exit 100)")
 }
 
 func TestScriptBuildISO_WrongNumberOfISOs(t *testing.T) {
@@ -438,16 +492,18 @@ func TestScriptBuildISO_Delete(t *testing.T) {
 		}
 	}
 
+	scriptMustContain(t, "delete stderr", res.stderr, "removed the GC root .nixlab/iso/abc")
+
 	// Already gone: still a success.
-	if res := scriptRun(t, f.project, env, "build-iso.sh", "delete"); res.code != 0 {
-		t.Errorf("second delete: exit %d", res.code)
+	if res := scriptRun(t, f.project, env, "build-iso.sh", "delete"); res.code != 0 || !strings.Contains(res.stderr, "GC root .nixlab/iso/abc is already gone") {
+		t.Errorf("second delete: exit %d, stderr %q", res.code, res.stderr)
 	}
 
-	// Not a symlink: left alone.
+	// Not a symlink: left alone, with a warning.
 	scriptWriteFile(t, filepath.Join(f.project, ".nixlab/iso/abc"), "not a link")
 	res = scriptRun(t, f.project, env, "build-iso.sh", "delete")
-	if res.code != 0 {
-		t.Errorf("delete of a non-link: exit %d", res.code)
+	if res.code != 0 || !strings.Contains(res.stderr, "warning: .nixlab/iso/abc is not a symlink; leaving it alone") {
+		t.Errorf("delete of a non-link: exit %d, stderr %q", res.code, res.stderr)
 	}
 	if got := scriptReadFile(t, filepath.Join(f.project, ".nixlab/iso/abc")); got != "not a link" {
 		t.Errorf("a plain file at the out link was touched")
@@ -464,5 +520,105 @@ func TestScriptBuildISO_Usage(t *testing.T) {
 	}
 	if _, err := os.Stat(f.argvFile); !os.IsNotExist(err) {
 		t.Errorf("nix ran on a usage error")
+	}
+}
+
+// A file or directory (not a symlink) where the GC root goes is never
+// replaced, neither by a build nor by a prebuilt ISO; trailing slashes on
+// the link path are ignored.
+func TestScriptBuildISO_RefusesToReplaceAFile(t *testing.T) {
+	for _, prebuilt := range []bool{false, true} {
+		f := newBuildFixture(t)
+		link := filepath.Join(f.project, ".nixlab", "iso", "abc")
+		scriptWriteFile(t, link, "user data")
+		env := f.env("NIXLAB_FLAKE_DIR="+f.flake, "NIXLAB_OUT_LINK="+link+"//")
+		if prebuilt {
+			iso := filepath.Join(f.project, "prebuilt.iso")
+			scriptWriteFile(t, iso, "ISO")
+			env = append(env, "NIXLAB_PREBUILT_ISO="+iso)
+		}
+		res := scriptRun(t, f.project, env, "build-iso.sh", "create")
+		if res.code != 1 || res.stdout != "" {
+			t.Errorf("prebuilt=%v: exit %d, stdout %q; want 1 and nothing", prebuilt, res.code, res.stdout)
+		}
+		scriptMustContain(t, "stderr", res.stderr, link+" exists and is not a symlink; refusing to replace it")
+		if got := scriptReadFile(t, link); got != "user data" {
+			t.Errorf("prebuilt=%v: the file at the link was changed to %q", prebuilt, got)
+		}
+		if _, err := os.Stat(f.argvFile); !os.IsNotExist(err) {
+			t.Errorf("prebuilt=%v: nix ran although the link cannot be made (%v)", prebuilt, err)
+		}
+	}
+}
+
+// A TMPDIR that cannot be part of a flake reference is not used for the
+// staging copy; /tmp is.
+func TestScriptBuildISO_StagingAvoidsAnUnsafeTMPDIR(t *testing.T) {
+	f := newBuildFixture(t)
+	spaced := filepath.Join(f.project, "my flake")
+	if err := os.Rename(f.flake, spaced); err != nil {
+		t.Fatal(err)
+	}
+	unsafeTmp := filepath.Join(t.TempDir(), "my tmp")
+	if err := os.MkdirAll(unsafeTmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := scriptRun(t, f.project, f.env("TMPDIR="+unsafeTmp, "NIXLAB_FLAKE_DIR="+spaced, "NIXLAB_OUT_LINK=out"), "build-iso.sh", "create")
+	if res.code != 0 {
+		t.Fatalf("exit %d", res.code)
+	}
+	argv := strings.Split(strings.TrimSpace(scriptReadFile(t, f.argvFile)), "\n")
+	if ref := argv[len(argv)-1]; !strings.HasPrefix(ref, "path:/tmp/nixlab-flake.") {
+		t.Errorf("flake reference %q, want a staged copy under /tmp", ref)
+	}
+}
+
+func TestScriptBuildISO_LockCopy(t *testing.T) {
+	t.Run("not asked for", func(t *testing.T) {
+		f := newBuildFixture(t)
+		res := scriptRun(t, f.project, f.env("NIXLAB_FLAKE_DIR="+f.flake, "NIXLAB_OUT_LINK=out", `FAKE_NIX_WRITE_LOCK={"v": 7}`), "build-iso.sh", "create")
+		if res.code != 0 {
+			t.Fatalf("exit %d", res.code)
+		}
+		if strings.Contains(res.stderr, "flake.lock") {
+			t.Errorf("stderr mentions flake.lock although no copy was asked for: %q", res.stderr)
+		}
+	})
+	t.Run("destination cannot be created", func(t *testing.T) {
+		f := newBuildFixture(t)
+		blocker := filepath.Join(f.project, "file")
+		scriptWriteFile(t, blocker, "a file, not a directory")
+		res := scriptRun(t, f.project, f.env("NIXLAB_FLAKE_DIR="+f.flake, "NIXLAB_OUT_LINK=out",
+			"NIXLAB_LOCK_COPY="+filepath.Join(blocker, "sub", "flake.lock"), `FAKE_NIX_WRITE_LOCK={"v": 7}`), "build-iso.sh", "create")
+		if res.code != 0 {
+			t.Fatalf("exit %d: a lock copy problem must not fail the build", res.code)
+		}
+		if res.stdout != "out/iso/x.iso\n" {
+			t.Errorf("stdout %q", res.stdout)
+		}
+		scriptMustContain(t, "stderr", res.stderr, "warning: cannot create the directory for", "flake.lock not copied")
+	})
+}
+
+// A build whose result has no iso/ directory is no ISO.
+func TestScriptBuildISO_ResultIsNotAnISO(t *testing.T) {
+	f := newBuildFixture(t)
+	res := scriptRun(t, f.project, f.env("NIXLAB_FLAKE_DIR="+f.flake, "NIXLAB_OUT_LINK=out", "FAKE_NIX_NOT_AN_ISO=1"), "build-iso.sh", "create")
+	if res.code != 1 || res.stdout != "" {
+		t.Fatalf("exit %d, stdout %q; want 1 and nothing", res.code, res.stdout)
+	}
+	scriptMustContain(t, "stderr", res.stderr, "out/iso does not exist (the build result is not an ISO image)")
+}
+
+// The GC root must not be / (however many slashes).
+func TestScriptBuildISO_OutLinkRoot(t *testing.T) {
+	for _, link := range []string{"/", "///"} {
+		f := newBuildFixture(t)
+		for _, action := range []string{"create", "delete"} {
+			res := scriptRun(t, f.project, f.env("NIXLAB_FLAKE_DIR="+f.flake, "NIXLAB_OUT_LINK="+link), "build-iso.sh", action)
+			if res.code != 1 || !strings.Contains(res.stderr, "NIXLAB_OUT_LINK must not be /") {
+				t.Errorf("%s with link %q: exit %d, stderr %q", action, link, res.code, res.stderr)
+			}
+		}
 	}
 }

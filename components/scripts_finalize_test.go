@@ -1,6 +1,7 @@
 package components_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,12 +17,35 @@ import (
 // appended to calls.
 //   - config: printed by `qm config`; with config.fail present it fails.
 //   - statuses: one power state a line for `qm status`; each call takes the
-//     first line, the last line sticks.
+//     first line, the last line sticks. The state "fail" makes that call fail.
 //   - guest: one answer a line for `qm guest exec`, same order rules:
-//     agent-down (agent not running), no-file (status file missing), or the
-//     installer status line itself.
+//     agent-down (agent not running), vm-down (VM not running), no-file
+//     (status file missing), empty-file (no output: qemu-ga sends no
+//     out-data), still-running (exec outlived qm's wait), or the installer
+//     status line itself.
 //   - set.fail / template.fail / shutdown.fail / stop.fail make those
 //     commands fail.
+//
+// Outputs and exit codes follow qemu-server 9.2.6 (proxmox/qemu-server,
+// src/PVE/CLI/qm.pm) and pve-common's CLIHandler:
+//   - An error is a Perl die that leaves run_cli_handler (pve-common
+//     src/PVE/CLIHandler.pm): the message on stderr, exit status 255.
+//   - `qm status`: load_config first (a missing VM dies with "Configuration
+//     file 'nodes/<node>/qemu-server/<vmid>.conf' does not exist",
+//     PVE::AbstractConfig::load_config), then prints "status: <qmpstatus>",
+//     where qmpstatus falls back to running|stopped (PVE::QemuServer::vmstatus).
+//   - `qm guest exec`: dies "VM <vmid> is not running" / "QEMU guest agent is
+//     not running" (PVE::QemuServer::Agent::assert_agent_available); else it
+//     prints the exec-status result as to_json(pretty, canonical): keys
+//     sorted, three-space indent, " : ", out-data/err-data decoded from
+//     base64 (qemu_exec_status), "exited" : 1 once the command ended. When
+//     the command outlives --timeout (default 30 s) it warns "timeout
+//     reached, returning pid" and prints only {"pid": N} (qm.pm, exec).
+//   - `qm set/template/stop` on a locked VM die "VM is locked (<lock>)"
+//     (pve-guest-common PVE::AbstractConfig::check_lock; the message as in
+//     qemu-server's src/test/snapshot-test.pm); `qm shutdown --timeout`
+//     fails "VM quit/powerdown failed - got timeout" (PVE::QemuServer::
+//     vm_stop), exit 255 through the worker's UPID status ($upid_exit).
 const scriptFakeQm = `
 d="$FAKE_QM_DIR"
 printf '%s\n' "$*" >>"$d/calls"
@@ -38,12 +62,17 @@ case "$1" in
   config)
     if [[ -f "$d/config.fail" ]]; then
       echo "Configuration file 'nodes/pve/qemu-server/$2.conf' does not exist" >&2
-      exit 2
+      exit 255
     fi
     cat "$d/config"
     ;;
   status)
-    printf 'status: %s\n' "$(pop statuses)"
+    s="$(pop statuses)"
+    if [[ "$s" == fail ]]; then
+      echo "Configuration file 'nodes/pve/qemu-server/$2.conf' does not exist" >&2
+      exit 255
+    fi
+    printf 'status: %s\n' "$s"
     ;;
   guest)
     [[ "$2 $4 $5 $6" == "exec -- cat /run/nixlab-install/status" ]] || { echo "fake qm: unexpected: $*" >&2; exit 2; }
@@ -53,8 +82,19 @@ case "$1" in
         echo "QEMU guest agent is not running" >&2
         exit 255
         ;;
+      vm-down)
+        echo "VM $3 is not running" >&2
+        exit 255
+        ;;
       no-file)
         printf '{\n   "err-data" : "cat: /run/nixlab-install/status: No such file or directory\\n",\n   "exitcode" : 1,\n   "exited" : 1\n}\n'
+        ;;
+      still-running)
+        echo "timeout reached, returning pid" >&2
+        printf '{\n   "pid" : 4242\n}\n'
+        ;;
+      empty-file)
+        printf '{\n   "exitcode" : 0,\n   "exited" : 1\n}\n'
         ;;
       *)
         printf '{\n   "exitcode" : 0,\n   "exited" : 1,\n   "out-data" : "%s\\n"\n}\n' "$s"
@@ -62,17 +102,17 @@ case "$1" in
     esac
     ;;
   set)
-    if [[ -f "$d/set.fail" ]]; then echo "VM $2 is locked (backup)" >&2; exit 2; fi
+    if [[ -f "$d/set.fail" ]]; then echo "VM is locked (backup)" >&2; exit 255; fi
     echo "update VM $2: $3 $4"
     ;;
   template)
-    if [[ -f "$d/template.fail" ]]; then echo "VM $2 is locked (backup)" >&2; exit 2; fi
+    if [[ -f "$d/template.fail" ]]; then echo "VM is locked (backup)" >&2; exit 255; fi
     ;;
   shutdown)
     if [[ -f "$d/shutdown.fail" ]]; then echo "VM quit/powerdown failed - got timeout" >&2; exit 255; fi
     ;;
   stop)
-    if [[ -f "$d/stop.fail" ]]; then echo "VM $2 is locked (backup)" >&2; exit 2; fi
+    if [[ -f "$d/stop.fail" ]]; then echo "VM is locked (backup)" >&2; exit 255; fi
     ;;
   *)
     echo "fake qm: unexpected: $*" >&2
@@ -184,6 +224,21 @@ func TestScriptFinalizeTemplate_Success(t *testing.T) {
 			if last := calls[len(calls)-1]; last != "template 9000" {
 				t.Errorf("last qm call = %q, want template", last)
 			}
+			// One shutdown, and only after the sixth status read (the one
+			// that said "done").
+			var guestReads, shutdownAt, shutdowns int
+			for _, c := range calls {
+				if strings.HasPrefix(c, "guest exec") {
+					guestReads++
+				}
+				if strings.HasPrefix(c, "shutdown ") {
+					shutdowns++
+					shutdownAt = guestReads
+				}
+			}
+			if shutdowns != 1 || shutdownAt != 6 {
+				t.Errorf("%d shutdowns, the first after %d status reads; want one, after the 6th (done)", shutdowns, shutdownAt)
+			}
 			for _, line := range []string{
 				"running: partitioning /dev/sda",
 				"running: installing NixOS (nixos-install)",
@@ -252,7 +307,9 @@ func TestScriptFinalizeTemplate_ShutsDownAfterDone(t *testing.T) {
 		{"shutdown fails, hard stop", "shutdown.fail", []string{"shutdown 9000 --timeout 120", "stop 9000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFinalizeFixture(t, finalizeConfig, []string{"running", "stopped"}, finalizeDone)
+			// The VM keeps running for a few polls after "done" (the shutdown
+			// takes a while): one shutdown, not one per poll.
+			f := newFinalizeFixture(t, finalizeConfig, []string{"running", "running", "running", "stopped"}, finalizeDone)
 			if tc.fail != "" {
 				f.touch(t, tc.fail)
 			}
@@ -440,6 +497,225 @@ func TestScriptFinalizeTemplate_QmFails(t *testing.T) {
 			}
 			if got := finalizeConversions(f.calls(t)); !slices.Equal(got, tc.wantCalls) {
 				t.Errorf("conversion calls = %q, want %q", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// finalizeSleeps returns the recorded sleep arguments.
+func (f finalizeFixture) sleepArgs(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.state, "sleeps"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+// The wait is bounded by its polls, not only by the wall clock: with an
+// instant sleep the loop still ends after timeout/poll naps, in well under a
+// second, with the timeout error. (A loop that ignored the bound would run
+// into scriptDeadline and fail the test.)
+func TestScriptFinalizeTemplate_TimeoutByPolls(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, timeout, poll, want string
+		naps                      []string
+	}{
+		{"300 s every 5 s", "300", "5", "within 5 minutes", slices.Repeat([]string{"5"}, 60)},
+		{"last nap shortened to the deadline", "7", "5", "within 7 seconds", []string{"5", "2"}},
+		{"poll longer than the timeout", "3", "10", "within 3 seconds", []string{"3"}},
+		{"one second", "1", "5", "within 1 second;", []string{"1"}},
+		{"one minute", "60", "30", "within 1 minute;", []string{"30", "30"}},
+		{"seconds that are no whole minute", "90", "45", "within 90 seconds;", []string{"45", "45"}},
+		{"an hour", "3600", "900", "within 60 minutes;", []string{"900", "900", "900", "900"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFinalizeFixture(t, finalizeConfig, []string{"running"}, []string{"running: installing NixOS (nixos-install)"})
+			res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", tc.timeout, tc.poll, "ide3")
+			if res.code != 1 {
+				t.Fatalf("exit %d, want 1", res.code)
+			}
+			scriptMustContain(t, "stderr", res.stderr, "VM 9000 did not power off "+tc.want,
+				"last installer status: running: installing NixOS (nixos-install)")
+			if got := f.sleepArgs(t); !slices.Equal(got, tc.naps) {
+				t.Errorf("naps %q, want %q", got, tc.naps)
+			}
+			// The last heartbeat falls on the deadline; from an hour on the
+			// elapsed time reads +1h00m00s.
+			if tc.timeout == "3600" && !strings.Contains(res.stdout, "[vm 9000 +1h00m00s] still waiting") {
+				t.Errorf("no heartbeat at +1h00m00s:\n%s", res.stdout)
+			}
+			if got := finalizeConversions(f.calls(t)); len(got) != 0 {
+				t.Errorf("VM changed after a timeout: %q", got)
+			}
+		})
+	}
+}
+
+// A heartbeat every 120 s of unchanged status, on the same clock as the
+// deadline. The first status arrives on the second poll, at exactly +5 s of
+// slept time, so the heartbeats fall exactly on +2m05s and +4m05s.
+func TestScriptFinalizeTemplate_Heartbeat(t *testing.T) {
+	t.Parallel()
+	f := newFinalizeFixture(t, finalizeConfig, []string{"running"}, []string{"agent-down", "running: installing NixOS (nixos-install)"})
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "300", "5", "ide3")
+	if res.code != 1 {
+		t.Fatalf("exit %d, want 1", res.code)
+	}
+	re := regexp.MustCompile(`(?m)^\[vm 9000 \+(\d+m\d\ds)\] still waiting for the installer to power the VM off \(VM running; installer status: running: installing NixOS \(nixos-install\)\)$`)
+	var at []string
+	for _, m := range re.FindAllStringSubmatch(res.stdout, -1) {
+		at = append(at, m[1])
+	}
+	if want := []string{"2m05s", "4m05s"}; !slices.Equal(at, want) {
+		t.Errorf("heartbeats at %q, want %q", at, want)
+	}
+	if !strings.Contains(res.stdout, "[vm 9000 +0m05s] running: installing NixOS (nixos-install)\n") {
+		t.Errorf("status line not printed once at +0m05s:\n%s", res.stdout)
+	}
+	if n := strings.Count(res.stdout, "running: installing NixOS (nixos-install)\n"); n != 1 {
+		t.Errorf("status line printed %d times, want once", n)
+	}
+}
+
+// `qm status` failing now and then is retried; three failures in a row end
+// the wait with an error and no conversion.
+func TestScriptFinalizeTemplate_QmStatusFails(t *testing.T) {
+	t.Parallel()
+	t.Run("three in a row", func(t *testing.T) {
+		t.Parallel()
+		f := newFinalizeFixture(t, finalizeConfig, []string{"running", "fail", "fail", "fail", "running"}, []string{"running: partitioning /dev/sda"})
+		res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+		if res.code != 1 {
+			t.Fatalf("exit %d, want 1", res.code)
+		}
+		scriptMustContain(t, "stderr", res.stderr, "'qm status 9000' failed 3 times in a row; giving up")
+		if n := strings.Count(res.stderr, "warning: 'qm status 9000' failed; retrying"); n != 2 {
+			t.Errorf("%d retry warnings, want 2", n)
+		}
+		if n := f.sleeps(t); n != 3 {
+			t.Errorf("slept %d times, want 3 (the first poll and two retries)", n)
+		}
+		if got := finalizeConversions(f.calls(t)); len(got) != 0 {
+			t.Errorf("VM changed after qm status failed: %q", got)
+		}
+	})
+	t.Run("two in a row, twice, then done", func(t *testing.T) {
+		t.Parallel()
+		f := newFinalizeFixture(t, finalizeConfig,
+			[]string{"fail", "fail", "running", "fail", "fail", "running", "stopped"}, finalizeDone)
+		res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+		if res.code != 0 {
+			t.Fatalf("exit %d, want 0", res.code)
+		}
+		if n := strings.Count(res.stderr, "retrying"); n != 4 {
+			t.Errorf("%d retry warnings, want 4", n)
+		}
+		if got := finalizeConversions(f.calls(t)); !slices.Equal(got, []string{"set 9000 --delete ide3", "template 9000"}) {
+			t.Errorf("conversion calls = %q", got)
+		}
+	})
+}
+
+// Guest agent answers that carry no status (VM or agent down, a `cat` that
+// outlived qm's exec timeout) are not a status: the wait goes on.
+func TestScriptFinalizeTemplate_GuestAnswersWithoutStatus(t *testing.T) {
+	t.Parallel()
+	f := newFinalizeFixture(t, finalizeConfig, []string{"running", "running", "running", "running", "stopped"},
+		[]string{"vm-down", "still-running", "agent-down", "done: installed"})
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+	if res.code != 0 {
+		t.Fatalf("exit %d", res.code)
+	}
+	if strings.Contains(res.stdout, "4242") || strings.Contains(res.stdout, "pid") {
+		t.Errorf("a pid answer was taken as a status: %q", res.stdout)
+	}
+	scriptMustContain(t, "stdout", res.stdout, "] done: installed\n", "VM 9000 is now a template")
+}
+
+// The installer's failed line ends the wait at once, with or without a message.
+func TestScriptFinalizeTemplate_InstallerFailedForms(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ line, want string }{
+		{"failed", "installer failed on VM 9000: no message"},
+		{"failed:", "installer failed on VM 9000: no message"},
+		{"failed: nixos-install exited 1", "installer failed on VM 9000: nixos-install exited 1"},
+	} {
+		f := newFinalizeFixture(t, finalizeConfig, []string{"running"}, []string{"running: partitioning /dev/sda", tc.line})
+		res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+		if res.code != 1 {
+			t.Errorf("%q: exit %d, want 1", tc.line, res.code)
+		}
+		scriptMustContain(t, tc.line+" stderr", res.stderr, tc.want)
+		if n := f.sleeps(t); n != 1 {
+			t.Errorf("%q: slept %d times, want 1 (the poll before the failure)", tc.line, n)
+		}
+	}
+	// "failedX" is no failure line: the wait goes on until the timeout.
+	f := newFinalizeFixture(t, finalizeConfig, []string{"running"}, []string{"failedX"})
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "10", "5", "ide3")
+	if res.code != 1 || !strings.Contains(res.stderr, "did not power off") {
+		t.Errorf("failedX: exit %d, stderr %q", res.code, res.stderr)
+	}
+}
+
+// The script harness kills a run that never ends: a broken wait loop fails
+// its test in seconds.
+func TestScriptHarnessKillsEndlessLoops(t *testing.T) {
+	t.Parallel()
+	bash := testutil.RequireTool(t, "bash")
+	res, err := scriptExec(t.TempDir(), []string{"PATH=" + os.Getenv("PATH")},
+		[]string{bash, "-c", "echo started; while :; do sleep 0.1; done"}, time.Second)
+	if !errors.Is(err, errScriptDeadline) {
+		t.Fatalf("err = %v, want errScriptDeadline", err)
+	}
+	if res.took > 5*time.Second || res.stdout != "started\n" {
+		t.Errorf("took %v, stdout %q", res.took, res.stdout)
+	}
+}
+
+// The installer's success line may come without a message ("done"), like a
+// failure line may.
+func TestScriptFinalizeTemplate_BareDone(t *testing.T) {
+	t.Parallel()
+	f := newFinalizeFixture(t, finalizeConfig, []string{"running", "running", "stopped"}, []string{"running: copying the system", "done"})
+	res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "600", "5", "ide3")
+	if res.code != 0 {
+		t.Fatalf("exit %d", res.code)
+	}
+	calls := f.calls(t)
+	if n := slices.Index(calls, "shutdown 9000 --timeout 120"); n < 0 {
+		t.Errorf("no shutdown after a bare done: %q", calls)
+	}
+	if got := finalizeConversions(calls); !slices.Equal(got, []string{"set 9000 --delete ide3", "template 9000"}) {
+		t.Errorf("conversion calls = %q", got)
+	}
+}
+
+// Answers without a status after a status was read (the agent restarting,
+// the file gone, a slow exec) keep the last status: it is what the timeout
+// reports.
+func TestScriptFinalizeTemplate_KeepsTheLastStatus(t *testing.T) {
+	t.Parallel()
+	for _, later := range []string{"agent-down", "vm-down", "no-file", "empty-file", "still-running"} {
+		t.Run(later, func(t *testing.T) {
+			t.Parallel()
+			f := newFinalizeFixture(t, finalizeConfig, []string{"running"}, []string{"running: installing NixOS (nixos-install)", later})
+			res := scriptRun(t, f.state, f.env(true), "finalize-template.sh", "9000", "30", "5", "ide3")
+			if res.code != 1 {
+				t.Fatalf("exit %d, want 1", res.code)
+			}
+			scriptMustContain(t, "stderr", res.stderr, "did not power off within 30 seconds; last installer status: running: installing NixOS (nixos-install)\n")
+			if n := strings.Count(res.stdout, "] running: installing NixOS (nixos-install)\n"); n != 1 {
+				t.Errorf("status printed %d times, want once", n)
+			}
+			if strings.Contains(res.stdout, "] \n") {
+				t.Errorf("an empty status was printed:\n%s", res.stdout)
 			}
 		})
 	}

@@ -60,12 +60,19 @@ type buildSources map[string][]byte
 // newBuildSources gathers the embedded nix sources, the user's extra modules
 // (copied as extra/NN-<name>.nix) and the settings.json rendered from s.
 func newBuildSources(s NodeSettings, extraModules []string) (buildSources, error) {
+	return newBuildSourcesFrom(nixos.Sources, s, extraModules)
+}
+
+// newBuildSourcesFrom is newBuildSources over the nix sources in tree (every
+// regular file, by its slash-separated path); tests hand it altered copies
+// of the embedded tree.
+func newBuildSourcesFrom(tree fs.FS, s NodeSettings, extraModules []string) (buildSources, error) {
 	src := buildSources{}
-	err := fs.WalkDir(nixos.Sources, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(tree, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := nixos.Sources.ReadFile(p)
+		b, err := fs.ReadFile(tree, p)
 		src[p] = b
 		return err
 	})

@@ -1,10 +1,20 @@
 package components
 
 import (
+	"bytes"
+	"io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/nixlab/nixlab/nixos"
 )
 
 func labSettings() NodeSettings {
@@ -47,31 +57,164 @@ func TestHashIsStable(t *testing.T) {
 	}
 }
 
-func TestHashCoversEveryNixFile(t *testing.T) {
+// embeddedTree returns the embedded nix sources as a map file system, for
+// tests that alter one file and hash again.
+func embeddedTree(t *testing.T) fstest.MapFS {
+	t.Helper()
+	tree := fstest.MapFS{}
+	err := fs.WalkDir(nixos.Sources, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := nixos.Sources.ReadFile(p)
+		tree[p] = &fstest.MapFile{Data: b, Mode: 0o644}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+// nixosDirFiles walks the repository's nixos/ directory on disk and returns
+// every file the build needs: all of them except the Go files and the
+// settings.json files (the Go side renders settings.json itself).
+func nixosDirFiles(t *testing.T) []string {
+	t.Helper()
+	root := filepath.Join("..", "nixos")
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		name := path.Base(rel)
+		if strings.HasSuffix(name, ".go") || (!strings.Contains(rel, "/") && strings.HasPrefix(name, "settings") && strings.HasSuffix(name, ".json")) {
+			return nil
+		}
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// Every file of the nixos/ directory is embedded and hashed: dropping one
+// from the embed list, or skipping one while gathering the sources, fails.
+func TestHashedTreeIsTheWholeNixOSDirectory(t *testing.T) {
+	onDisk := nixosDirFiles(t)
+	if len(onDisk) < 8 {
+		t.Fatalf("only %d files under nixos/: %q", len(onDisk), onDisk)
+	}
+	var embedded []string
+	for p := range embeddedTree(t) {
+		embedded = append(embedded, p)
+	}
+	sort.Strings(embedded)
+	if !slices.Equal(embedded, onDisk) {
+		t.Errorf("embedded files differ from nixos/ on disk (fix the go:embed list in nixos/embed.go):\nembedded %q\non disk  %q", embedded, onDisk)
+	}
 	src := mustSources(t, labSettings(), nil)
-	base := src.hash()
-	var nixFiles int
-	for _, p := range src.paths() {
-		if strings.HasSuffix(p, ".nix") {
-			nixFiles++
+	hashed := slices.DeleteFunc(src.paths(), func(p string) bool { return p == "settings.json" })
+	if !slices.Equal(hashed, onDisk) {
+		t.Errorf("hashed files differ from nixos/ on disk:\nhashed  %q\non disk %q", hashed, onDisk)
+	}
+	for _, p := range onDisk {
+		disk, err := os.ReadFile(filepath.Join("..", "nixos", filepath.FromSlash(p)))
+		if err != nil {
+			t.Fatal(err)
 		}
-		changed := buildSources{}
-		for k, v := range src {
-			changed[k] = v
-		}
-		changed[p] = append(append([]byte{}, src[p]...), '\n')
-		if changed.hash() == base {
-			t.Errorf("changing %s does not change the hash", p)
+		if !bytes.Equal(src[p], disk) {
+			t.Errorf("hashed content of %s differs from the file on disk", p)
 		}
 	}
-	if nixFiles < 6 {
-		t.Fatalf("only %d .nix files embedded; the flake, settings reader and modules must all be there", nixFiles)
+}
+
+// nixRelPath matches a relative path literal in a Nix file (./x, ../x).
+var nixRelPath = regexp.MustCompile(`(?:^|[\s(\[=])(\.\.?/[A-Za-z0-9_-][A-Za-z0-9._/-]*)`)
+
+// Every relative path a Nix file names (./modules/nfs.nix, ../scripts/install.sh)
+// is in the hashed tree, so the build cannot miss a file the hash skipped.
+func TestHashedTreeHoldsEveryReferencedFile(t *testing.T) {
+	src := mustSources(t, labSettings(), nil)
+	var refs int
+	for _, p := range src.paths() {
+		if !strings.HasSuffix(p, ".nix") {
+			continue
+		}
+		for _, line := range strings.Split(string(src[p]), "\n") {
+			if i := strings.Index(line, "#"); i >= 0 {
+				line = line[:i]
+			}
+			for _, m := range nixRelPath.FindAllStringSubmatch(line, -1) {
+				target := path.Clean(path.Join(path.Dir(p), m[1]))
+				refs++
+				if _, ok := src[target]; !ok {
+					t.Errorf("%s refers to %s (%s), which is not in the hashed tree", p, m[1], target)
+				}
+			}
+		}
+	}
+	// flake.nix names the settings file and four node modules, installer.nix
+	// and storage.nix their scripts.
+	if refs < 7 {
+		t.Errorf("found only %d relative path references; the scan is broken", refs)
+	}
+}
+
+// Changing any one file of the real embedded tree at equal length (so the
+// length prefix alone cannot change the hash) changes the hash, and so does
+// removing it.
+func TestHashCoversEveryEmbeddedFile(t *testing.T) {
+	tree := embeddedTree(t)
+	base, err := newBuildSourcesFrom(tree, labSettings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := ContentHash(labSettings(), nil); base.hash() != want {
+		t.Fatal("hash over the copied tree differs from ContentHash")
+	}
+	for p, f := range tree {
+		if len(f.Data) == 0 {
+			t.Errorf("%s is empty", p)
+			continue
+		}
+		changed := maps.Clone(tree)
+		data := bytes.Clone(f.Data)
+		data[len(data)/2] ^= 0x01
+		changed[p] = &fstest.MapFile{Data: data, Mode: f.Mode}
+		src, err := newBuildSourcesFrom(changed, labSettings(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src.hash() == base.hash() {
+			t.Errorf("changing one byte of %s does not change the hash", p)
+		}
+		without := maps.Clone(tree)
+		delete(without, p)
+		if src, err = newBuildSourcesFrom(without, labSettings(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if src.hash() == base.hash() {
+			t.Errorf("removing %s does not change the hash", p)
+		}
 	}
 	// Moving content between files (same bytes, other layout) changes it too.
 	moved := buildSources{"a": []byte("xy"), "b": []byte("")}
 	other := buildSources{"a": []byte("x"), "b": []byte("y")}
 	if moved.hash() == other.hash() {
 		t.Error("hash does not separate file boundaries")
+	}
+	renamed := buildSources{"a": []byte("x"), "c": []byte("y")}
+	if renamed.hash() == other.hash() {
+		t.Error("hash does not cover file names")
 	}
 }
 
@@ -81,14 +224,18 @@ func TestHashFollowsImageSettings(t *testing.T) {
 		name   string
 		mutate func(*NodeSettings)
 	}{
-		{"nfs server", func(s *NodeSettings) { s.NFS.Server = "192.168.1.44" }},
-		{"nfs export", func(s *NodeSettings) { s.NFS.Export = "/volume2/k8s" }},
-		{"nfs mount point", func(s *NodeSettings) { s.NFS.MountPoint = "/srv/nfs" }},
-		{"nfs options", func(s *NodeSettings) { s.NFS.Options = []string{"nfsvers=4.2"} }},
+		// Equal-length changes where a value allows one: the hash must follow
+		// the content, not just the size of settings.json.
+		{"nfs server", func(s *NodeSettings) { s.NFS.Server = "192.168.1.5" }},
+		{"nfs export", func(s *NodeSettings) { s.NFS.Export = "/volume2/k8s-cluster-storage" }},
+		{"nfs mount point", func(s *NodeSettings) { s.NFS.MountPoint = "/mnt/nfz" }},
+		{"nfs options", func(s *NodeSettings) { s.NFS.Options = []string{"nfsvers=4.2", "hard"} }},
+		{"nfs options order", func(s *NodeSettings) { s.NFS.Options = []string{"hard", "nfsvers=4.1"} }},
 		{"no nfs", func(s *NodeSettings) { s.NFS = nil }},
-		{"admin user", func(s *NodeSettings) { s.AdminUser = "ops" }},
-		{"swap", func(s *NodeSettings) { s.SwapSizeGB = 0 }},
-		{"timezone", func(s *NodeSettings) { s.Timezone = "Europe/Berlin" }},
+		{"admin user", func(s *NodeSettings) { s.AdminUser = "nixop" }},
+		{"swap", func(s *NodeSettings) { s.SwapSizeGB = 3 }},
+		{"timezone", func(s *NodeSettings) { s.Timezone = "UTX" }},
+		{"disk", func(s *NodeSettings) { s.Disk = "/dev/sdb" }},
 		{"keys", func(s *NodeSettings) { s.AuthorizedKeys = []string{"ssh-ed25519 AAAA x"} }},
 	}
 	for _, c := range cases {

@@ -155,6 +155,9 @@ STAGING_DIR=""
 
 stage_flake() {
   local dir="$1" tmp_root="${TMPDIR:-/tmp}"
+  # Never copy anything but a flake directory (an empty or relative path
+  # here would be a bug, and "/." a copy of the whole file system).
+  [[ "$dir" == /?* && -f "$dir/flake.nix" ]] || die "internal error: '$dir' is not an absolute flake directory"
   if [[ "$dir" =~ ^[A-Za-z0-9._/~+-]+$ ]]; then
     REF_DIR="$dir"
     return 0

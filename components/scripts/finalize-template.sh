@@ -30,7 +30,8 @@ VMID=""
 TIMEOUT=""
 POLL=""
 CDROM=""
-START=0 # microseconds, see now_us
+START=0    # microseconds, see now_us
+SLEPT_US=0 # microseconds slept in the wait loop so far
 
 log() {
   printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2
@@ -71,9 +72,23 @@ now_us() {
   fi
 }
 
+# elapsed_us prints the microseconds spent waiting: the wall-clock time
+# since START, but never less than the time slept in the wait loop. Real
+# sleeps make the two agree; the slept time bounds the loop by its polls
+# (at most timeout/poll naps) even when the clock does not move, e.g. under
+# a test's instant `sleep`.
+elapsed_us() {
+  local wall=$(($(now_us) - START))
+  if (( wall < SLEPT_US )); then
+    printf '%s\n' "$SLEPT_US"
+  else
+    printf '%s\n' "$wall"
+  fi
+}
+
 # elapsed prints the time since START like +2m10s (or +1h02m03s).
 elapsed() {
-  local s=$((($(now_us) - START) / 1000000))
+  local s=$(($(elapsed_us) / 1000000))
   if (( s >= 3600 )); then
     printf '+%dh%02dm%02ds\n' "$((s / 3600))" "$((s % 3600 / 60))" "$((s % 60))"
   else
@@ -181,7 +196,7 @@ shut_down() {
 
 wait_for_poweroff() {
   local state last="" last_print failures=0 remaining nap now
-  last_print="$(now_us)"
+  last_print="$(elapsed_us)"
   while :; do
     if state="$(vm_state)"; then
       failures=0
@@ -207,7 +222,7 @@ wait_for_poweroff() {
     if read_installer_status; then
       if [[ "$INSTALLER_STATUS" != "$last" ]]; then
         last="$INSTALLER_STATUS"
-        last_print="$(now_us)"
+        last_print="$(elapsed_us)"
         progress "$last"
       fi
       if [[ "$last" == failed:* || "$last" == failed ]]; then
@@ -218,18 +233,19 @@ wait_for_poweroff() {
       fi
     fi
 
-    now="$(now_us)"
+    now="$(elapsed_us)"
     if (( now - last_print >= HEARTBEAT_SECONDS * 1000000 )); then
       last_print="$now"
       progress "still waiting for the installer to power the VM off (VM $state; installer status: ${last:-none yet})"
     fi
 
-    remaining=$((START + TIMEOUT * 1000000 - now))
+    remaining=$((TIMEOUT * 1000000 - now))
     (( remaining > 0 )) || timed_out "$last"
     # Sleep the poll interval, or up to the deadline (rounded up) if sooner.
     nap="$POLL"
     (( nap * 1000000 <= remaining )) || nap=$(((remaining + 999999) / 1000000))
     sleep "$nap"
+    SLEPT_US=$((SLEPT_US + nap * 1000000))
   done
 }
 

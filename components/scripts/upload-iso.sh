@@ -10,12 +10,14 @@
 #   NIXLAB_SSH_HOST         Proxmox host
 #   NIXLAB_SSH_USER         ssh user (default root)
 #   NIXLAB_SSH_PORT         ssh port (default 22)
-#   NIXLAB_SSH_KEY_FILE     optional private key file (-i, IdentitiesOnly=yes);
+#   NIXLAB_SSH_KEY_FILE     optional private key file (-i, IdentitiesOnly=yes,
+#                           IdentityAgent=none: no ssh-agent involved);
 #                           otherwise the ssh agent / default keys are used (also
 #                           when a delete runs where the file no longer exists)
 #   NIXLAB_SSH_HOST_KEY     optional host public key ("ssh-ed25519 AAAA..."): ssh
-#                           checks it strictly against a temporary known_hosts;
-#                           otherwise StrictHostKeyChecking=accept-new
+#                           checks it strictly against a temporary known_hosts
+#                           (nixlab always sets it: the configured or recorded
+#                           key); without it StrictHostKeyChecking=accept-new
 #   NIXLAB_STORAGE          Proxmox storage that holds ISO images, e.g. local
 #   NIXLAB_ISO_FILE_NAME    file name on the storage, e.g. nixlab-0123456789abcdef.iso
 #
@@ -79,7 +81,10 @@ validate() {
   SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout=15 -p "$((10#$port))")
   if [[ -n "$key" ]]; then
     if [[ -f "$key" && -r "$key" ]]; then
-      SSH_OPTS+=(-i "$key" -o IdentitiesOnly=yes)
+      # Only this key: IdentitiesOnly still asks the agent for matching
+      # keys, and an agent that is gone (a stale SSH_AUTH_SOCK) only adds
+      # noise. IdentityAgent=none leaves it out altogether (OpenSSH 7.3+).
+      SSH_OPTS+=(-i "$key" -o IdentitiesOnly=yes -o IdentityAgent=none)
     elif [[ "$action" == delete ]]; then
       # A delete runs with the inputs of the run that created the upload,
       # possibly from a checkout or machine that is gone: fall back to the
@@ -125,12 +130,41 @@ remote() {
   ssh_run "$1" </dev/null
 }
 
-# resolve_dest prints the absolute path of $VOLUME_ID on the host.
+# check_iso_storage fails unless $STORAGE exists on the host, is enabled,
+# allows ISO images and is active. `pvesm path` cannot tell: it maps an iso/
+# volume of any directory storage to a path whatever the storage's content
+# types (pve-storage 9.1.7, PVE::Storage::path -> PVE::Storage::Plugin::
+# filesystem_path), so an upload there would succeed and Proxmox would never
+# offer the ISO. `pvesm status --storage S --content iso` lists S only when it
+# is enabled and has the iso content type (PVE::Storage::storage_info) and
+# else fails with "storage: No such storage." (PVE::API2::Storage::Status,
+# index); its table is a header line ("Name Type Status Total (KiB) ..."),
+# then "<name> <type> <status> <total> <used> <available> <%>" with status
+# active, inactive (cannot be activated, e.g. an unreachable NFS server) or
+# disabled (PVE::CLI::pvesm, $print_status).
+check_iso_storage() {
+  local out rc=0 name type state rest
+  out="$(remote "$(quote_cmd pvesm status --storage "$STORAGE" --content iso)")" || rc=$?
+  if (( rc != 0 )); then
+    die "storage '$STORAGE' (nixlab:proxmox.isoStorage) on $SSH_TARGET does not exist, is disabled or does not allow ISO images ('pvesm status' exit $rc, see above). Enable 'ISO image' under Datacenter > Storage > $STORAGE > Content, or set nixlab:proxmox.isoStorage to a storage that has it (e.g. local)"
+  fi
+  while read -r name type state rest; do
+    [[ "$name" == "$STORAGE" && "$type" != Type ]] || continue
+    if [[ "$state" == active ]]; then
+      return 0
+    fi
+    die "storage '$STORAGE' (nixlab:proxmox.isoStorage, type $type) on $SSH_TARGET is $state: Proxmox cannot activate it (is its server reachable, its path mounted?); fix the storage or choose another one"
+  done <<<"$out"
+  die "unexpected answer from 'pvesm status --storage $STORAGE --content iso' on $SSH_TARGET (storage not listed): '$out'"
+}
+
+# resolve_dest prints the absolute path of $VOLUME_ID on the host (run it
+# after check_iso_storage: `pvesm path` does not check the content types).
 resolve_dest() {
   local out rc=0
   out="$(remote "$(quote_cmd pvesm path "$VOLUME_ID")")" || rc=$?
   if (( rc != 0 )); then
-    die "cannot resolve $VOLUME_ID on $SSH_TARGET: 'pvesm path' failed (exit $rc, see above). Check that ssh to the host works and that storage '$STORAGE' exists on the host and allows ISO content (Datacenter > Storage > $STORAGE > Content: ISO image)"
+    die "cannot resolve $VOLUME_ID on $SSH_TARGET: 'pvesm path' failed (exit $rc, see above); storage '$STORAGE' (nixlab:proxmox.isoStorage) must be a file-based storage (dir, NFS, CIFS, ...) with ISO content"
   fi
   if [[ "$out" != /* || "$out" == *$'\n'* || "${out##*/}" != "$FILE_NAME" ]]; then
     die "unexpected answer from 'pvesm path $VOLUME_ID' on $SSH_TARGET: '$out'; does storage '$STORAGE' allow ISO content?"
@@ -175,6 +209,7 @@ create() {
   size="$(wc -c <"$iso")" || die "cannot read $iso"
   size="${size//[[:space:]]/}"
 
+  check_iso_storage
   dest="$(resolve_dest)"
   part="$dest.part"
 
@@ -210,6 +245,7 @@ create() {
 
 delete() {
   local dest
+  check_iso_storage
   dest="$(resolve_dest)"
   remote "$(quote_cmd rm -f -- "$dest" "$dest.part")" >&2 || die "cannot remove $dest on $SSH_TARGET"
   log "removed $VOLUME_ID ($dest) from $SSH_TARGET"
