@@ -95,9 +95,14 @@ esac`,
 	// resized or updated" whenever it processed the PV, also at the same
 	// size; on an unused duplicate device it processes nothing and still
 	// exits 0 (FAKE_PVRESIZE=none); with duplicates visible it refuses to
-	// write the VG and exits 5 (FAKE_PVRESIZE=dupfail).
+	// write the VG and exits 5 (FAKE_PVRESIZE=dupfail). FAKE_PVRESIZE=stale
+	// reports success but leaves our PV at its old size, as when lvm2
+	// processed a same-UUID PV on another device.
 	"pvresize": `case "${FAKE_PVRESIZE:-ok}" in
   none) echo "  0 physical volume(s) resized or updated / 0 physical volume(s) not resized"; exit 0 ;;
+  stale)
+    echo "  Physical volume \"$part\" changed"
+    echo "  1 physical volume(s) resized or updated / 0 physical volume(s) not resized"; exit 0 ;;
   dupfail)
     echo "  WARNING: Not using device /dev/sdb2 for PV 6X2cks-2dND-3HGZ-4Tg2-eVsE-73dG-MMeHF1." >&2
     echo "  Cannot update volume group nixos-vg with duplicate PV devices." >&2
@@ -364,6 +369,13 @@ func TestGrowRoot(t *testing.T) {
 			wantCalls: growCalls(growLocate, grow[:2]),
 			wantExit:  1,
 			wantLogs:  []string{"pvresize /dev/sda2 resized nothing: 0 physical volume(s) resized or updated"},
+		},
+		{
+			name:     "pvresize reports success but our PV kept its size",
+			state:    clone40(),
+			env:      map[string]string{"FAKE_PVRESIZE": "stale"},
+			wantExit: 1,
+			wantLogs: []string{"PV /dev/sda2", "does not fill its partition"},
 		},
 		{
 			name:      "pvresize refuses duplicate PVs",
