@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/nixlab/nixlab/internal/testutil"
 )
 
 // syntheticRegistrations is a stack shaped like nixlab's for n nodes,
@@ -55,13 +57,13 @@ func planTime(t *testing.T, n int, limit time.Duration) time.Duration {
 		if limit > 0 && best != time.Duration(1<<63-1) && best > limit {
 			break
 		}
-		start := cpuTime(t)
+		start := testutil.CPUTime(t)
 		p := &Plan{}
 		p.addResources(regs)
 		if err := p.Write(io.Discard, FormatText); err != nil {
 			t.Fatal(err)
 		}
-		best = min(best, cpuTime(t)-start)
+		best = min(best, testutil.CPUTime(t)-start)
 		if len(p.Resources) != 2*n+1 {
 			t.Fatalf("%d resources for %d nodes", len(p.Resources), n)
 		}

@@ -3,12 +3,11 @@ package tests
 import (
 	"fmt"
 	"regexp"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/nixlab/nixlab/internal/testutil"
 	"github.com/nixlab/nixlab/stack"
 )
 
@@ -26,7 +25,7 @@ func BenchmarkDeployGraph(b *testing.B) {
 	for _, nodes := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
 			cfg := benchConfig(b, nodes)
-			cpu0 := cpuTime(b)
+			cpu0 := testutil.CPUTime(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				rec := newRecorder()
@@ -57,18 +56,9 @@ func BenchmarkDeployGraph(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
 			// CPU time (user + system, all threads) is steadier than wall
 			// time on a shared machine.
-			b.ReportMetric(float64((cpuTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((testutil.CPUTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}
-}
-
-// cpuTime is the process's user plus system CPU time so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchConfig is a parsed lab config with one control plane and nodes-1

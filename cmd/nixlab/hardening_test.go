@@ -170,25 +170,7 @@ func init() {
 // plan must stop and exit 130 within seconds, having removed its engine
 // directory.
 func TestPlanInterruptedBySignal(t *testing.T) {
-	root := testutil.RepoRoot(t)
-	project, err := os.ReadFile(filepath.Join(root, "Pulumi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab, err := os.ReadFile(filepath.Join(root, "Pulumi.lab.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := strings.Replace(string(lab), "count: 2", "count: 99", 1)
-	if big == string(lab) {
-		t.Fatal("Pulumi.lab.yaml has no `count: 2` to raise")
-	}
-	dir := t.TempDir()
-	for name, content := range map[string][]byte{"Pulumi.yaml": project, "Pulumi.big.yaml": []byte(big)} {
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := labProjectWith(t, "big", "count: 2", "count: 99")
 	tmp := t.TempDir() // the child's TMPDIR: its engine directory appears here
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "SSH_AUTH_SOCK=",

@@ -57,9 +57,13 @@ func TestPlanOutputFile(t *testing.T) {
 	}
 }
 
-func TestPlanBadConfig(t *testing.T) {
+// labProjectWith writes Pulumi.yaml and Pulumi.<stack>.yaml into a new
+// directory: the reference stack file with its first `old` replaced by
+// `new` (the test fails when the lab file has no `old`). It returns the
+// directory.
+func labProjectWith(t *testing.T, stackName, old, new string) string {
+	t.Helper()
 	root := testutil.RepoRoot(t)
-	dir := t.TempDir()
 	project, err := os.ReadFile(filepath.Join(root, "Pulumi.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -68,16 +72,21 @@ func TestPlanBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := strings.Replace(string(lab), "role: worker", "role: chef", 1)
-	if bad == string(lab) {
-		t.Fatal("Pulumi.lab.yaml has no `role: worker` to break")
+	edited := strings.Replace(string(lab), old, new, 1)
+	if edited == string(lab) {
+		t.Fatalf("Pulumi.lab.yaml has no %q to replace", old)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), project, 0o644); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	for name, content := range map[string]string{"Pulumi.yaml": string(project), "Pulumi." + stackName + ".yaml": edited} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Pulumi.bad.yaml"), []byte(bad), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return dir
+}
+
+func TestPlanBadConfig(t *testing.T) {
+	dir := labProjectWith(t, "bad", "role: worker", "role: chef")
 	h := &harness{noPulumi: true}
 	code, stdout, stderr := h.run(t, "plan", "--dir", dir, "--stack", "bad")
 	if code != 1 {

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // RequireTool returns the absolute path of the named executable. When the
@@ -58,4 +60,16 @@ func RepoRoot(t testing.TB) string {
 // current PATH.
 func PathWith(dirs ...string) string {
 	return strings.Join(append(dirs, os.Getenv("PATH")), string(os.PathListSeparator))
+}
+
+// CPUTime is the process's user plus system CPU time so far, all threads:
+// steadier than wall time on a shared machine, for benchmarks and the
+// linearity check of the plan.
+func CPUTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
