@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"net"
 	"os"
 	"os/exec"
@@ -345,4 +346,159 @@ func hkHasPair(argv, pair []string) bool {
 		}
 	}
 	return false
+}
+
+// hkRunFake runs host-key.sh with the fake ssh-keyscan answering one
+// ed25519 key for 192.168.1.5, the given settings on top, and PATH made of
+// the fake's directory followed by path (the system PATH when empty). It
+// returns the result and ssh-keyscan's argv (nil when it never ran).
+func hkRunFake(t *testing.T, path string, settings ...string) (scriptResult, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFake(t, bin, "ssh-keyscan", scriptFakeKeyscan)
+	log := filepath.Join(dir, "keyscan.log")
+	if path == "" {
+		path = os.Getenv("PATH")
+	}
+	env := []string{
+		"PATH=" + bin + string(os.PathListSeparator) + path, "HOME=" + dir,
+		"FAKE_KEYSCAN_LOG=" + log, "FAKE_KEYSCAN_OUT=192.168.1.5 ssh-ed25519 " + hkBlobA + "\n",
+		"NIXLAB_SSH_HOST=192.168.1.5",
+	}
+	for _, e := range settings {
+		key := e[:strings.Index(e, "=")+1]
+		env = slices.DeleteFunc(env, func(s string) bool { return strings.HasPrefix(s, key) })
+		env = append(env, e)
+	}
+	res := scriptRun(t, dir, env, "host-key.sh")
+	if _, err := os.Stat(log); err != nil {
+		return res, nil
+	}
+	return res, strings.Fields(scriptReadFile(t, log))
+}
+
+// TestScriptHostKey_Settings: every accepted host, port and timeout reaches
+// ssh-keyscan as given (a port in its decimal form), the bounds included;
+// every rejected one fails naming the setting, before ssh-keyscan runs and
+// with nothing on stdout.
+func TestScriptHostKey_Settings(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		settings []string
+		argv     []string // ssh-keyscan's; nil: must be rejected
+		wantErr  string
+	}{
+		{name: "host name", settings: []string{"NIXLAB_SSH_HOST=pve-1.lab.example"},
+			argv: []string{"-T", "15", "-t", "ed25519", "-p", "22", "--", "pve-1.lab.example"}},
+		{name: "IPv6 host", settings: []string{"NIXLAB_SSH_HOST=fe80::1%vmbr0"},
+			argv: []string{"-T", "15", "-t", "ed25519", "-p", "22", "--", "fe80::1%vmbr0"}},
+		{name: "lowest port", settings: []string{"NIXLAB_SSH_PORT=1"},
+			argv: []string{"-T", "15", "-t", "ed25519", "-p", "1", "--", "192.168.1.5"}},
+		{name: "highest port", settings: []string{"NIXLAB_SSH_PORT=65535"},
+			argv: []string{"-T", "15", "-t", "ed25519", "-p", "65535", "--", "192.168.1.5"}},
+		{name: "port with leading zero", settings: []string{"NIXLAB_SSH_PORT=022"},
+			argv: []string{"-T", "15", "-t", "ed25519", "-p", "22", "--", "192.168.1.5"}},
+		{name: "shortest timeout", settings: []string{"NIXLAB_KEYSCAN_TIMEOUT=1"},
+			argv: []string{"-T", "1", "-t", "ed25519", "-p", "22", "--", "192.168.1.5"}},
+		{name: "longest timeout", settings: []string{"NIXLAB_KEYSCAN_TIMEOUT=9999"},
+			argv: []string{"-T", "9999", "-t", "ed25519", "-p", "22", "--", "192.168.1.5"}},
+
+		{name: "host with a space", settings: []string{"NIXLAB_SSH_HOST=pve 1"}, wantErr: "invalid ssh host 'pve 1' (NIXLAB_SSH_HOST)"},
+		{name: "host with a shell character", settings: []string{"NIXLAB_SSH_HOST=pve;reboot"}, wantErr: "invalid ssh host 'pve;reboot' (NIXLAB_SSH_HOST)"},
+		{name: "host that is an option", settings: []string{"NIXLAB_SSH_HOST=-v"}, wantErr: "invalid ssh host '-v' (NIXLAB_SSH_HOST)"},
+		{name: "port 0", settings: []string{"NIXLAB_SSH_PORT=0"}, wantErr: "invalid ssh port '0' (NIXLAB_SSH_PORT): use 1-65535"},
+		{name: "port 65536", settings: []string{"NIXLAB_SSH_PORT=65536"}, wantErr: "invalid ssh port '65536' (NIXLAB_SSH_PORT): use 1-65535"},
+		{name: "port not a number", settings: []string{"NIXLAB_SSH_PORT=ssh"}, wantErr: "invalid ssh port 'ssh' (NIXLAB_SSH_PORT): use 1-65535"},
+		{name: "port with six digits", settings: []string{"NIXLAB_SSH_PORT=000022"}, wantErr: "invalid ssh port '000022' (NIXLAB_SSH_PORT): use 1-65535"},
+		{name: "timeout 0", settings: []string{"NIXLAB_KEYSCAN_TIMEOUT=0"}, wantErr: "invalid timeout '0' (NIXLAB_KEYSCAN_TIMEOUT): use 1-9999 seconds"},
+		{name: "timeout 10000", settings: []string{"NIXLAB_KEYSCAN_TIMEOUT=10000"}, wantErr: "invalid timeout '10000' (NIXLAB_KEYSCAN_TIMEOUT): use 1-9999 seconds"},
+		{name: "timeout with a unit", settings: []string{"NIXLAB_KEYSCAN_TIMEOUT=15s"}, wantErr: "invalid timeout '15s' (NIXLAB_KEYSCAN_TIMEOUT): use 1-9999 seconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, argv := hkRunFake(t, "", tc.settings...)
+			if tc.argv == nil {
+				if res.code != 1 || res.stdout != "" {
+					t.Fatalf("exit %d, stdout %q; want 1 and nothing", res.code, res.stdout)
+				}
+				scriptMustContain(t, "stderr", res.stderr, tc.wantErr)
+				if argv != nil {
+					t.Errorf("ssh-keyscan ran (%q) although the settings are invalid", argv)
+				}
+				return
+			}
+			if res.code != 0 || res.stdout != "ssh-ed25519 "+hkBlobA+"\n" {
+				t.Fatalf("exit %d, stdout %q; want 0 and the key", res.code, res.stdout)
+			}
+			if !slices.Equal(argv, tc.argv) {
+				t.Errorf("ssh-keyscan argv = %q, want %q", argv, tc.argv)
+			}
+		})
+	}
+}
+
+// TestScriptHostKey_NoKeyscan: without ssh-keyscan the script says what to
+// install or configure instead of failing on a missing command.
+func TestScriptHostKey_NoKeyscan(t *testing.T) {
+	path := scriptToolDir(t, "bash")
+	res := scriptRun(t, t.TempDir(), []string{"PATH=" + path, "NIXLAB_SSH_HOST=192.168.1.5"}, "host-key.sh")
+	if res.code != 1 || res.stdout != "" {
+		t.Fatalf("exit %d, stdout %q; want 1 and nothing", res.code, res.stdout)
+	}
+	scriptMustContain(t, "stderr", res.stderr, "ssh-keyscan is not installed", "nixlab:proxmox.ssh.hostKey")
+}
+
+// scriptFakeOldKeygen is an ssh-keygen from before OpenSSH 6.8, which
+// added -E (release notes of 6.8; openssh-portable ssh-keygen.c V_6_6_P1:
+// getopt without 'E', so "unknown option -- E", then usage(), which prints
+// the usage on stderr and exit(1)s).
+const scriptFakeOldKeygen = `
+echo "ssh-keygen: unknown option -- E" >&2
+echo "usage: ssh-keygen [options]" >&2
+exit 1
+`
+
+// TestScriptHostKey_Fingerprint: the fingerprint is a convenience. The key
+// is recorded, with the fingerprint the real ssh-keygen computes when it is
+// there, and without one when ssh-keygen is missing or cannot compute it.
+func TestScriptHostKey_Fingerprint(t *testing.T) {
+	blob, err := base64.StdEncoding.DecodeString(hkBlobA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.ParsePublicKey(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path func(t *testing.T) string // the PATH after the fake ssh-keyscan
+		fp   bool
+	}{
+		{"no ssh-keygen", func(t *testing.T) string { return scriptToolDir(t, "bash") }, false},
+		{"ssh-keygen without -E", func(t *testing.T) string {
+			dir := scriptToolDir(t, "bash")
+			testutil.WriteFake(t, dir, "ssh-keygen", scriptFakeOldKeygen)
+			return dir
+		}, false},
+		{"real ssh-keygen", func(t *testing.T) string { return scriptToolDir(t, "bash", "ssh-keygen") }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, _ := hkRunFake(t, tc.path(t))
+			if res.code != 0 || res.stdout != "ssh-ed25519 "+hkBlobA+"\n" {
+				t.Fatalf("exit %d, stdout %q; want 0 and the key", res.code, res.stdout)
+			}
+			scriptMustContain(t, "stderr", res.stderr, "recorded the ed25519 host key of 192.168.1.5:22")
+			got := strings.Contains(res.stderr, "its fingerprint is")
+			if got != tc.fp {
+				t.Errorf("fingerprint shown: %v, want %v", got, tc.fp)
+			}
+			if tc.fp {
+				scriptMustContain(t, "stderr", res.stderr, "its fingerprint is "+ssh.FingerprintSHA256(pub)+";")
+			}
+		})
+	}
 }

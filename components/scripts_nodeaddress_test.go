@@ -212,7 +212,7 @@ func TestScriptNodeAddress_Timeout(t *testing.T) {
 		wants  []string
 	}{
 		{"agent never answers", "down", []string{"the guest agent did not answer"}},
-		{"agent call hangs", "hang", []string{"the guest agent did not answer within 2 s"}},
+		{"agent call hangs", "hang", []string{"the guest agent did not answer within 3 s"}},
 		{"only docker0 ever has IPv4", nodeAddressReport(qgaLo, qgaDocker0, nodeAddressIface("ens18", net0MAC, qgaAddr{"fe80::be24:11ff:feaa:bb01", 64})),
 			[]string{"no usable IPv4 address on net0 (ens18 (bc:24:11:aa:bb:01): fe80::be24:11ff:feaa:bb01)", "other interfaces, not used: lo (00:00:00:00:00:00): 127.0.0.1 ::1; docker0 (02:42:5e:1a:0c:11): 172.17.0.1"}},
 		{"only link-local on net0", nodeAddressReport(qgaLo, nodeAddressIface("ens18", net0MAC, qgaAddr{"169.254.9.9", 16})),
@@ -225,22 +225,24 @@ func TestScriptNodeAddress_Timeout(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
-			res, dir := nodeAddressRun(t, []string{c.report}, "9201", "2", "1")
+			res, dir := nodeAddressRun(t, []string{c.report}, "9201", "3", "1")
 			if res.code != 1 || res.stdout != "" {
 				t.Fatalf("exit %d stdout %q, want 1 and nothing", res.code, res.stdout)
 			}
 			scriptMustContain(t, "stderr", res.stderr, append([]string{
-				"VM 9201 reported no usable IPv4 address on net0 (MAC bc:24:11:aa:bb:01) within 2 s", "DHCP"}, c.wants...)...)
+				"VM 9201 reported no usable IPv4 address on net0 (MAC bc:24:11:aa:bb:01) within 3 s", "DHCP"}, c.wants...)...)
 			if c.report == "hang" {
 				// One call, cut at the deadline: no time left to sleep.
 				if n := strings.Count(scriptReadFile(t, filepath.Join(dir, "calls")), "guest cmd"); n != 1 {
 					t.Errorf("%d agent calls, want 1", n)
 				}
-			} else if n := strings.Count(scriptReadFile(t, filepath.Join(dir, "sleeps")), "1\n"); n < 1 || n > 3 {
-				t.Errorf("polled after %d sleeps, want about two", n)
+			} else if n := strings.Count(scriptReadFile(t, filepath.Join(dir, "sleeps")), "1\n"); n < 1 || n > 4 {
+				t.Errorf("polled after %d sleeps, want about three", n)
 			}
-			if took := time.Since(start); took > 6*time.Second {
-				t.Errorf("a 2 s timeout took %s", took)
+			// Bounded by the deadline plus the kill grace of the last call;
+			// generous, so a loaded machine does not fail it.
+			if took := time.Since(start); took > 15*time.Second {
+				t.Errorf("a 3 s timeout took %s", took)
 			}
 		})
 	}

@@ -53,9 +53,14 @@ esac
 
 // nodeReadyFakeLs fails with $FAKE_LS_ERR when that is set, with exit 2 like
 // GNU ls for an argument it cannot access (coreutils src/ls.c: LS_FAILURE,
-// "serious trouble").
+// "serious trouble"). With FAKE_LS_HANG=1 it never returns, as ls does on an
+// automount whose NFS server does not answer (a hard mount blocks in the
+// kernel).
 const nodeReadyFakeLs = `
 printf 'ls %s\n' "$*" >>"$FAKE_CALLS"
+if [[ -n "${FAKE_LS_HANG:-}" ]]; then
+  exec sleep 300
+fi
 if [[ -n "${FAKE_LS_ERR:-}" ]]; then
   echo "$FAKE_LS_ERR" >&2
   exit 2
@@ -68,9 +73,16 @@ echo "some-file"
 // for other mount points the words of $FAKE_FINDMNT (default: an automount
 // that has been mounted), one a line, failing like findmnt (exit 1) when
 // there are none (findmnt(8), EXIT STATUS: 1 when no filesystem was found).
+// With $FAKE_FINDMNT_ERR, `--mountpoint /` fails as findmnt does when it cannot read the
+// mount table (util-linux misc-utils/findmnt.c parse_tabfile: warn "can't
+// read <path>", exit 1).
 const nodeReadyFakeFindmnt = `
 printf 'findmnt %s\n' "$*" >>"$FAKE_CALLS"
 if [[ "${*: -1}" == / ]]; then
+  if [[ -n "${FAKE_FINDMNT_ERR:-}" ]]; then
+    printf 'findmnt: %s\n' "$FAKE_FINDMNT_ERR" >&2
+    exit 1
+  fi
   [[ -n "$FAKE_ROOT_FS" ]] || exit 1
   printf '%s\n' "$FAKE_ROOT_FS"
   exit 0
@@ -216,7 +228,18 @@ func nodeReadyNewFixture(t *testing.T) nodeReadyFixture {
 	// nothing else (no sudo, no grep, ...).
 	f.tools = scriptToolDir(t, "bash", "sleep")
 	realTimeout := testutil.RequireTool(t, "timeout")
-	testutil.WriteFake(t, f.bin, "timeout", fmt.Sprintf("printf 'timeout %%s\\n' \"$*\" >>\"$FAKE_CALLS\"\nexec %q \"$@\"\n", realTimeout))
+	// $FAKE_TIMEOUT_CAP shortens the duration (the first plain number)
+	// that reaches the real timeout, so its expiry (SIGTERM, exit 124) is
+	// tested in seconds; the call is recorded as the script made it.
+	testutil.WriteFake(t, f.bin, "timeout", fmt.Sprintf(`printf 'timeout %%s\n' "$*" >>"$FAKE_CALLS"
+args=("$@")
+if [[ -n "${FAKE_TIMEOUT_CAP:-}" ]]; then
+  for i in "${!args[@]}"; do
+    if [[ "${args[$i]}" =~ ^[0-9]+$ ]]; then args[$i]="$FAKE_TIMEOUT_CAP"; break; fi
+  done
+fi
+exec %q "${args[@]}"
+`, realTimeout))
 	testutil.WriteFake(t, f.bin, "cloud-init", nodeReadyFakeCloudInit)
 	testutil.WriteFake(t, f.bin, "ls", nodeReadyFakeLs)
 	testutil.WriteFake(t, f.bin, "findmnt", nodeReadyFakeFindmnt)
@@ -402,6 +425,9 @@ func TestScriptNodeReady_NFSNotMounted(t *testing.T) {
 		{"other fs", []string{"FAKE_FINDMNT=autofs ext4"}, []string{"found only autofs+ext4"}},
 		{"nothing and access fails", []string{"FAKE_FINDMNT=", "FAKE_LS_ERR=ls: cannot access '/mnt/nfs': No such device"},
 			[]string{"nothing is mounted at /mnt/nfs", "accessing it failed: ls: cannot access '/mnt/nfs': No such device"}},
+		// The server does not answer: timeout ends ls (exit 124).
+		{"access hangs", []string{"FAKE_FINDMNT=autofs", "FAKE_LS_HANG=1", "FAKE_TIMEOUT_CAP=1"},
+			[]string{"no nfs/nfs4 filesystem at /mnt/nfs, found only autofs; accessing it did not finish within 60 s (NFS server unreachable?)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := nodeReadyNewFixture(t)
@@ -441,6 +467,37 @@ func TestScriptNodeReady_SeveralFailures(t *testing.T) {
 	}
 	scriptMustContain(t, "stderr", res.stderr,
 		"node n1 not ready: 3 checks failed (kernel modules, sysctls, containerd); passed: cloud-init done, hostname n1, nfs mounted at /mnt/nfs, root disk grown (40.0 GiB), swap on")
+}
+
+// TestScriptNodeReady_EverythingFails: a node that keeps none of the
+// promises (not a nixlab image) reports every check, and the last line names
+// them all without an empty "passed:" list.
+func TestScriptNodeReady_EverythingFails(t *testing.T) {
+	f := nodeReadyNewFixture(t)
+	f.hostname(t, "nixos")
+	for _, m := range []string{"overlay", "br_netfilter"} {
+		if err := os.RemoveAll(filepath.Join(f.sys, "module", m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.sysctl(t, "net/ipv4/ip_forward", "0")
+	f.swaps(t, "")
+	res := f.run(t, f.env("FAKE_CI_RC=1", "FAKE_FINDMNT=", "FAKE_CONTAINERD=inactive", "FAKE_KUBELET_MISSING=1",
+		"FAKE_GROW=LoadState=not-found\nActiveState=inactive\nResult=success"), "n1", "/mnt/nfs", "yes", "300")
+	nodeReadyExpectFailures(t, res, map[string][]string{
+		"cloud-init":     {"cloud-init finished with an error"},
+		"hostname":       {"the hostname is 'nixos', not 'n1'"},
+		"nfs":            {"nothing is mounted at /mnt/nfs"},
+		"disk":           {"nixlab-grow-root.service is not installed"},
+		"kernel modules": {"not loaded: overlay, br_netfilter"},
+		"sysctls":        {"net.ipv4.ip_forward is 0, want 1"},
+		"containerd":     {"containerd is inactive"},
+		"swap":           {"no active swap", "no kubelet unit"},
+	})
+	want := "node n1 not ready: 8 checks failed (cloud-init, hostname, nfs, disk, kernel modules, sysctls, containerd, swap)\n"
+	if !strings.HasSuffix(res.stderr, want) {
+		t.Errorf("last line of stderr is not %q:\n%s", want, res.stderr)
+	}
 }
 
 func TestScriptNodeReady_SysctlsMissing(t *testing.T) {
@@ -510,11 +567,37 @@ func TestScriptNodeReady_CloudInitDegraded(t *testing.T) {
 	if failures := nodeReadyFailures(t, res.stderr); len(failures) != 0 {
 		t.Errorf("failures reported: %q", failures)
 	}
-	scriptMustContain(t, "stderr", res.stderr,
-		"node n1: warning: cloud-init finished with recoverable errors: status: done; extended_status: degraded done; detail: DataSourceNoCloud",
-		"recoverable_errors: WARNING: - Failed to run module scripts_user")
-	if strings.Contains(res.stderr, "errors: []") {
-		t.Errorf("empty errors entry quoted: %q", res.stderr)
+	// Exactly the warning: the empty errors entry is left out, not quoted
+	// as an empty item.
+	if want := "node n1: warning: cloud-init finished with recoverable errors: status: done; extended_status: degraded done; " +
+		"detail: DataSourceNoCloud [seed=/dev/sr0][dsmode=net]; " +
+		"recoverable_errors: WARNING: - Failed to run module scripts_user (scripts in /var/lib/cloud/instance/scripts)\n"; res.stderr != want {
+		t.Errorf("stderr = %q\nwant     %q", res.stderr, want)
+	}
+}
+
+// TestScriptNodeReady_CloudInitDetailLength: what is quoted from cloud-init
+// is cut at MAX_DETAIL (1500) characters, marked with "..."; a detail of
+// exactly that length is quoted whole.
+func TestScriptNodeReady_CloudInitDetailLength(t *testing.T) {
+	const prefix = "status: error; detail: " // what the quoted entries start with
+	for _, tc := range []struct {
+		name string
+		n    int // length of the detail line's text
+		want string
+	}{
+		{"exactly 1500", 1500 - len(prefix), prefix + strings.Repeat("x", 1500-len(prefix))},
+		{"1501", 1501 - len(prefix), prefix + strings.Repeat("x", 1500-len(prefix)) + "..."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := nodeReadyNewFixture(t)
+			long := "status: error\ndetail: " + strings.Repeat("x", tc.n)
+			res := f.run(t, f.env("FAKE_CI_RC=1", "FAKE_CI_LONG="+long), "n1", "/mnt/nfs", "yes", "300")
+			got := nodeReadyExpectFailures(t, res, map[string][]string{"cloud-init": nil})
+			if want := "cloud-init finished with an error: " + tc.want; got["cloud-init"] != want {
+				t.Errorf("cloud-init failure has %d characters, want %d:\n%q", len(got["cloud-init"]), len(want), got["cloud-init"])
+			}
+		})
 	}
 }
 
@@ -677,11 +760,16 @@ func TestScriptNodeReady_CloudInitDisabled(t *testing.T) {
 	f := nodeReadyNewFixture(t)
 	long := "status: disabled\nextended_status: disabled\nboot_status_code: disabled-by-marker-file\ndetail: Cloud-init disabled by /etc/cloud/cloud-init.disabled\nerrors: []\nrecoverable_errors: {}"
 	res := f.run(t, f.env("FAKE_CI_DISABLED=1", "FAKE_CI_LONG="+long), "n1", "/mnt/nfs", "yes", "300")
-	nodeReadyExpectFailures(t, res, map[string][]string{"cloud-init": {
+	got := nodeReadyExpectFailures(t, res, map[string][]string{"cloud-init": {
 		"cloud-init is disabled, so it never applied the node's hostname",
 		"boot_status_code: disabled-by-marker-file",
 		"detail: Cloud-init disabled by /etc/cloud/cloud-init.disabled",
 	}})
+	// The quoted entries end with the last non-empty one: the empty
+	// errors and recoverable_errors at the end are left out.
+	if want := "(status: disabled; extended_status: disabled; boot_status_code: disabled-by-marker-file; detail: Cloud-init disabled by /etc/cloud/cloud-init.disabled); check that"; !strings.Contains(got["cloud-init"], want) {
+		t.Errorf("cloud-init failure %q does not quote exactly %q", got["cloud-init"], want)
+	}
 	if strings.Contains(res.stdout+res.stderr, "cloud-init done") {
 		t.Errorf("a disabled cloud-init reported as done: %q", res.stderr)
 	}
@@ -784,6 +872,34 @@ func TestScriptNodeReady_Disk(t *testing.T) {
 	noSwap.swap = 0
 	newUtilLinux := grown
 	newUtilLinux.majMinKey = "MAJ_MIN"
+	// The tolerances are inclusive: exactly DISK_SLACK_BYTES unused (or a
+	// filesystem of exactly FS_MIN_PERCENT of its LV) passes, one byte
+	// more (less) fails.
+	partAtSlack := grown // 64 MiB after partition 2
+	partAtSlack.part2 = grown.disk - mib - 64*mib
+	partAtSlack.root = (partAtSlack.part2-mib)/(4*mib)*(4*mib) - 2*gib
+	partAtSlack.fs = partAtSlack.root / 1000 * 984
+	partOverSlack := partAtSlack
+	partOverSlack.part2--
+	lvAtSlack := grown // 64 MiB of the PV partition in no LV
+	lvAtSlack.root = grown.part2 - grown.swap - 64*mib
+	lvOverSlack := lvAtSlack
+	lvOverSlack.root--
+	fsAtMin := grown // the filesystem is exactly 90 % of its LV
+	fsAtMin.root = grown.root / (20 * mib) * (20 * mib)
+	fsAtMin.fs = fsAtMin.root / 100 * 90
+	fsUnderMin := fsAtMin
+	fsUnderMin.fs--
+	// A second, partitioned disk with its own volume group, listed after
+	// the root disk: neither its size nor its LV counts for the root disk.
+	withDataDisk := func(d nodeReadyDisk) []string {
+		l := d.lsblk()
+		i := strings.Index(l, `NAME="/dev/sr0"`)
+		data := fmt.Sprintf("NAME=\"/dev/sdb\" KNAME=\"/dev/sdb\" MAJ:MIN=\"8:16\" TYPE=\"disk\" SIZE=\"%d\" PKNAME=\"\"\n", 100*gib) +
+			fmt.Sprintf("NAME=\"/dev/sdb1\" KNAME=\"/dev/sdb1\" MAJ:MIN=\"8:17\" TYPE=\"part\" SIZE=\"%d\" PKNAME=\"/dev/sdb\"\n", 100*gib-2*mib) +
+			fmt.Sprintf("NAME=\"/dev/mapper/data--vg-data\" KNAME=\"/dev/dm-2\" MAJ:MIN=\"254:2\" TYPE=\"lvm\" SIZE=\"%d\" PKNAME=\"/dev/sdb1\"\n", 100*gib-8*mib)
+		return []string{"FAKE_LSBLK=" + l[:i] + data + l[i:]}
+	}
 
 	failedUnit := "FAKE_GROW=LoadState=loaded\nActiveState=failed\nResult=exit-code"
 	for _, tc := range []struct {
@@ -796,6 +912,15 @@ func TestScriptNodeReady_Disk(t *testing.T) {
 		{name: "grown without swap", disk: noSwap},
 		{name: "unused space within tolerance", disk: atTolerance},
 		{name: "MAJ_MIN pairs key", disk: newUtilLinux},
+		{name: "64 MiB after the partitions", disk: partAtSlack},
+		{name: "64 MiB and a byte after the partitions", disk: partOverSlack, fail: []string{"disk /dev/sda is 40.0 GiB but its partitions use only 39.9 GiB", "growpart failed"}},
+		{name: "64 MiB of the PV in no LV", disk: lvAtSlack},
+		{name: "64 MiB and a byte of the PV in no LV", disk: lvOverSlack, fail: []string{"LVM partition /dev/sda2 is 39.9 GiB but its logical volumes use only 39.9 GiB"}},
+		{name: "filesystem at 90 % of its LV", disk: fsAtMin},
+		{name: "filesystem a byte under 90 % of its LV", disk: fsUnderMin, fail: []string{"the root filesystem is 34.1 GiB on the 37.9 GiB device /dev/mapper/nixos--vg-root: resize2fs did not grow it"}},
+		{name: "second disk with its own VG", disk: grown, env: withDataDisk(grown)},
+		{name: "second disk with its own VG, LV not extended", disk: noLVExtend, env: withDataDisk(noLVExtend), fail: []string{
+			"LVM partition /dev/sda2 is 39.9 GiB but its logical volumes use only 20.0 GiB"}},
 		{name: "unused space beyond tolerance", disk: overTolerance, fail: []string{"LVM partition /dev/sda2", "pvresize or lvextend"}},
 		{name: "partition not grown", disk: notGrownPart, env: []string{failedUnit}, fail: []string{
 			"nixlab-grow-root.service failed (ActiveState=failed, Result=exit-code); see 'journalctl -b -u nixlab-grow-root.service'",
@@ -812,6 +937,16 @@ func TestScriptNodeReady_Disk(t *testing.T) {
 		{name: "root not in lsblk", disk: grown, env: []string{"FAKE_LSBLK=" + strings.ReplaceAll(grown.lsblk(), `"254:0"`, `"254:7"`)}, fail: []string{
 			"lsblk does not list the root device /dev/mapper/nixos--vg-root (254:0)"}},
 		{name: "nothing at /", disk: grown, env: []string{"FAKE_ROOT_FS="}, fail: []string{"findmnt lists no filesystem mounted at /"}},
+		{name: "findmnt cannot read the mount table", disk: grown, env: []string{"FAKE_FINDMNT_ERR=can't read /proc/self/mountinfo: No such file or directory"},
+			fail: []string{"findmnt lists no filesystem mounted at /"}},
+		// findmnt prints an empty SIZE when statvfs(2) of the mount point
+		// fails (util-linux misc-utils/findmnt.c get_vfs_attr returns NULL).
+		{name: "root filesystem size unknown", disk: grown, env: []string{`FAKE_ROOT_FS=SOURCE="/dev/mapper/nixos--vg-root" MAJ:MIN="254:0" SIZE=""`}, fail: []string{
+			`cannot read the root filesystem's device and size from findmnt (SOURCE="/dev/mapper/nixos--vg-root" MAJ:MIN="254:0" SIZE="")`}},
+		// A filesystem made on the whole disk, no partition table: lsblk
+		// lists the disk first.
+		{name: "root filesystem on the whole disk", disk: grown, env: []string{`FAKE_ROOT_FS=SOURCE="/dev/sda" MAJ:MIN="8:0" SIZE="42000000000"`}, fail: []string{
+			"the root filesystem /dev/sda is on a disk device, not on a partition or an LVM volume on a disk partition"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := nodeReadyNewFixture(t)

@@ -201,13 +201,27 @@ func runGrowRoot(t *testing.T, state growState, env map[string]string) *growRun 
 	if err := os.MkdirAll(partDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(partDir, "partition"), []byte(partnum+"\n"), 0o644); err != nil {
-		t.Fatal(err)
+	// FAKE_NO_SYSFS_PARTITION=1: the kernel shows no partition attribute
+	// (the device is not a partition, or sysfs is not mounted there).
+	if env["FAKE_NO_SYSFS_PARTITION"] != "1" {
+		if err := os.WriteFile(filepath.Join(partDir, "partition"), []byte(partnum+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	logFile := filepath.Join(dir, "calls.log")
 	for name, body := range growFakes {
-		fail := `if [ "${FAKE_FAIL:-}" = "` + name + `" ]; then echo "` + name + `: simulated failure" >&2; exit 5; fi
+		// FAKE_FAIL=<name> fails every call of that tool, FAKE_FAIL=<name
+		// args...> only the calls starting with those arguments. lsblk fails
+		// as util-linux 2.38.1 lsblk does for a device that is not there
+		// ("<dev>: not a block device", exit 32: none of the devices found,
+		// lsblk(8) EXIT STATUS); the LVM tools and the others with exit 5
+		// (lvm2 ECMD_FAILED, lib/commands/errors.h).
+		fail := `case "` + name + ` $*" in
+  "${FAKE_FAIL:-}" | "${FAKE_FAIL:-} "*)
+    if [ "` + name + `" = lsblk ]; then echo "lsblk: ${!#}: not a block device" >&2; exit 32; fi
+    echo "` + name + `: simulated failure" >&2; exit 5 ;;
+esac
 `
 		testutil.WriteFake(t, bin, name, `echo "`+name+` $*" >> "$FAKE_LOG"
 `+fail+growModelFuncs+body)
@@ -463,7 +477,49 @@ func TestGrowRoot(t *testing.T) {
 			env:       map[string]string{"FAKE_FAIL": "lsblk"},
 			wantCalls: growLocate[:1],
 			wantExit:  1,
-			wantLogs:  []string{"lsblk --inverse /dev/nixos-vg/root failed: lsblk: simulated failure"},
+			wantLogs:  []string{"lsblk --inverse /dev/nixos-vg/root failed: lsblk: /dev/nixos-vg/root: not a block device"},
+		},
+		{
+			// A PV made on the whole disk: no partition to grow.
+			name:      "root LV on a whole-disk PV",
+			state:     clone40(),
+			env:       map[string]string{"FAKE_LSBLK_INVERSE": "/dev/mapper/nixos--vg-root lvm\n/dev/sdb disk"},
+			wantCalls: growLocate[:1],
+			wantExit:  1,
+			wantLogs:  []string{"/dev/nixos-vg/root must sit on exactly one partition of one disk; the kernel lists partitions [] on disks [/dev/sdb]"},
+		},
+		{
+			name:      "partition number not in sysfs",
+			state:     clone40(),
+			env:       map[string]string{"FAKE_NO_SYSFS_PARTITION": "1"},
+			wantCalls: growLocate[:1],
+			wantExit:  1,
+			wantLogs:  []string{"cannot read the partition number of /dev/sda2 from ", "/class/block/sda2/partition"},
+		},
+		{
+			name:      "pvs fails",
+			state:     clone40(),
+			env:       map[string]string{"FAKE_FAIL": "pvs"},
+			wantCalls: growLocate,
+			wantExit:  1,
+			wantLogs:  []string{"pvs failed (exit 5): pvs: simulated failure"},
+		},
+		{
+			// The disk went away after resize2fs: verify cannot size it.
+			name:      "lsblk fails when verifying",
+			state:     clone40(),
+			env:       map[string]string{"FAKE_FAIL": "lsblk --nodeps --noheadings --raw --bytes --output SIZE /dev/sda"},
+			wantCalls: growCalls(growLocate, grow, growVerify[:1]),
+			wantExit:  1,
+			wantLogs:  []string{"lsblk /dev/sda failed: lsblk: /dev/sda: not a block device"},
+		},
+		{
+			name:      "pvs fails when verifying",
+			state:     clone40(),
+			env:       map[string]string{"FAKE_FAIL": "pvs --devices"},
+			wantCalls: growCalls(growLocate, grow, growVerify[:3]),
+			wantExit:  1,
+			wantLogs:  []string{"pvs /dev/sda2 failed: pvs: simulated failure"},
 		},
 		{
 			name:      "root LV on two partitions",

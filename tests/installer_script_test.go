@@ -163,9 +163,11 @@ fi`},
 	// Returns at once: waits and the linger after "done" are only recorded.
 	"sleep": {},
 	// Creates what a real install leaves behind that must not reach the
-	// template.
+	// template, and keeps the status file as the pipeline reads it while the
+	// installation runs ($FAKE_STATE/status.during-install).
 	"nixos-install": {
-		body: `root=""
+		body: `cp "$NIXLAB_STATUS_FILE" "$FAKE_STATE/status.during-install"
+root=""
 while [ $# -gt 0 ]; do
   if [ "$1" = --root ]; then root="$2"; shift; fi
   shift
@@ -193,6 +195,7 @@ type installerRun struct {
 	calls    [][]string // argv of every fake call, in order (argv[0] = name)
 	root     string
 	disk     string
+	state    string // the fakes' state directory
 	diskData []byte // disk content before the run
 }
 
@@ -265,9 +268,12 @@ func runInstaller(t *testing.T, env map[string]string, prepareDisk func(*os.File
 	}
 	logFile := filepath.Join(dir, "calls.log")
 	for name, fake := range installerFakes {
-		fail := ""
+		// FAKE_KILLED=<name>: the command is killed by SIGKILL (the OOM
+		// killer) before it prints anything: exit status 128+9, no output.
+		fail := `if [ "${FAKE_KILLED:-}" = "` + name + `" ]; then kill -KILL $$; fi
+`
 		if fake.fail != "" {
-			fail = `if [ "${FAKE_FAIL:-}" = "` + name + `" ]; then
+			fail += `if [ "${FAKE_FAIL:-}" = "` + name + `" ]; then
 ` + fake.fail + `
 fi
 `
@@ -288,7 +294,13 @@ printf '\n' >> "$FAKE_LOG"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(installerDiskBytes); err != nil {
+	size := int64(installerDiskBytes)
+	if v := env["FAKE_DISK_BYTES"]; v != "" {
+		if _, err := fmt.Sscan(v, &size); err != nil {
+			t.Fatalf("FAKE_DISK_BYTES=%q: %v", v, err)
+		}
+	}
+	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
 	if prepareDisk != nil {
@@ -340,7 +352,7 @@ printf '\n' >> "$FAKE_LOG"
 	if ctx.Err() != nil {
 		t.Fatalf("install.sh did not finish within %s (a wait loop that never ends?); stderr:\n%s", installerTimeout, stderr.String())
 	}
-	run := &installerRun{stderr: stderr.String(), root: root, disk: disk, diskData: before}
+	run := &installerRun{stderr: stderr.String(), root: root, disk: disk, state: state, diskData: before}
 	if err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
@@ -468,6 +480,11 @@ func TestInstallerSuccess(t *testing.T) {
 			}
 			if !strings.HasPrefix(r.status, "done: ") {
 				t.Errorf("status %q, want done: ...", r.status)
+			}
+			// While nixos-install runs, the pipeline reads which step is
+			// under way.
+			if got, want := scriptReadState(t, r, "status.during-install"), "running: installing NixOS (nixos-install)\n"; got != want {
+				t.Errorf("status during nixos-install %q, want %q", got, want)
 			}
 			vg := tc.vg
 			wantArgs := map[string][]string{
@@ -747,6 +764,13 @@ func TestInstallerFailureAfterPartitioning(t *testing.T) {
 			want: "failed: partitioning ",
 		},
 		{
+			// Killed (OOM) before it printed anything: the status still
+			// says which command died and how.
+			name: "mkfs.ext4 killed without output",
+			env:  map[string]string{"FAKE_KILLED": "mkfs.ext4"},
+			want: "failed: formatting /dev/nixos-vg/root (ext4): mkfs.ext4 failed (exit 137): mkfs.ext4 exited with status 137 and printed nothing -- ",
+		},
+		{
 			name: "no partition 2 after partitioning",
 			env:  map[string]string{"FAKE_PARTED_PARTS": "1"},
 			want: "failed: finding partition 2 of ",
@@ -962,4 +986,36 @@ func TestInstallerRealPartedLayout(t *testing.T) {
 	if start != 4096 || end > total-34 || total-1-end >= 4096 {
 		t.Errorf("partition 2 spans sectors %d..%d of %d; want 4096 to within 2 MiB of the end", start, end, total)
 	}
+}
+
+// scriptReadState returns a file the fakes wrote into their state directory.
+func scriptReadState(t *testing.T, r *installerRun, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.state, name))
+	if err != nil {
+		t.Fatalf("the fakes left no %s: %v", name, err)
+	}
+	return string(b)
+}
+
+// The layout needs 32 MiB (MIN_DISK_BYTES): a smaller disk is refused
+// before anything is written, one of exactly that size is installed.
+func TestInstallerDiskSize(t *testing.T) {
+	const min = 32 << 20
+	t.Run("one sector too small", func(t *testing.T) {
+		r := runInstaller(t, map[string]string{"FAKE_DISK_BYTES": fmt.Sprint(min - 512)}, nil)
+		if r.exitCode == 0 {
+			t.Fatal("install.sh installed onto a disk below 32 MiB")
+		}
+		if want := fmt.Sprintf("failed: inspecting %s: %s has %d bytes, less than the %d this layout needs", r.disk, r.disk, min-512, min); !strings.HasPrefix(r.status, want) {
+			t.Errorf("status %q, want prefix %q", r.status, want)
+		}
+		r.wroteNothing(t)
+	})
+	t.Run("exactly 32 MiB", func(t *testing.T) {
+		r := runInstaller(t, map[string]string{"FAKE_DISK_BYTES": fmt.Sprint(min)}, nil)
+		if r.exitCode != 0 || !strings.HasPrefix(r.status, "done: ") {
+			t.Fatalf("exit %d, status %q; want done", r.exitCode, r.status)
+		}
+	})
 }
