@@ -445,19 +445,21 @@ func (b *groupBuilder) newReadiness(i int, n *Node, ip pulumi.StringOutput, trig
 	if n.Address != nil {
 		deps = append(deps, n.Address)
 	}
-	return remote.NewCommand(b.ctx, fmt.Sprintf("%s-%d-ready", b.group, i), &remote.CommandArgs{
-		Connection: readinessConnection(ip, n.User, a.SSHPrivateKey),
-		Create: pulumi.String(scriptCommand("node-ready.sh", n.Name, nfs, swap,
-			strconv.Itoa(int(a.Readiness.Timeout/time.Second)))),
+	run := stepRunner{ctx: b.ctx, parent: b.g, key: a.SSHPrivateKey}
+	// Never updated (nodeStep): a newer check script, or another
+	// connection, is no reason to re-check every node; a new address comes
+	// with a reboot, which the triggers cover.
+	return run.run(nodeStep{
+		Name:   fmt.Sprintf("%s-%d-ready", b.group, i),
+		Host:   ip,
+		User:   n.User,
+		Script: "node-ready.sh",
+		Args:   []string{n.Name, nfs, swap, strconv.Itoa(int(a.Readiness.Timeout / time.Second))},
 		// Triggers replace the check (it runs again, with the program's
 		// current connection): a replaced or rebooted VM is checked again.
 		Triggers: rebootTriggers(n, trigger),
-		Logging:  remote.LoggingStdoutAndStderr,
-	}, pulumi.Parent(b.g), pulumi.DependsOn(deps),
-		// Never updated (remoteCommandIgnoreChanges): a newer check script,
-		// or another connection, is no reason to re-check every node; a new
-		// address comes with a reboot, which the triggers cover.
-		pulumi.IgnoreChanges(remoteCommandIgnoreChanges()))
+		After:    deps,
+	})
 }
 
 // newAddressLookup waits on the Proxmox host until the node's guest agent

@@ -40,6 +40,16 @@ func ExampleINI() {
 	// ansible_ssh_private_key_file=.nixlab/lab/id_ed25519
 	// ansible_ssh_common_args='-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts'
 	// ansible_python_interpreter=/run/current-system/sw/bin/python3
+	//
+	// [kube_control_plane]
+	// nixlab-control-plane-1
+	//
+	// [etcd]
+	// nixlab-control-plane-1
+	//
+	// [kube_node]
+	// nixlab-workers-1
+	// nixlab-workers-2
 }
 
 func ExampleYAML() {
@@ -74,6 +84,16 @@ func ExampleYAML() {
 	//         ansible_ssh_private_key_file: .nixlab/lab/id_ed25519
 	//         ansible_ssh_common_args: "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=.nixlab/lab/known_hosts"
 	//         ansible_python_interpreter: /run/current-system/sw/bin/python3
+	//     kube_control_plane:
+	//       hosts:
+	//         nixlab-control-plane-1:
+	//     etcd:
+	//       hosts:
+	//         nixlab-control-plane-1:
+	//     kube_node:
+	//       hosts:
+	//         nixlab-workers-1:
+	//         nixlab-workers-2:
 }
 
 // The Kubespray flavour defines each host once under [all] and lists it by

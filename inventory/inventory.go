@@ -7,7 +7,10 @@
 // Two layouts ([Flavor]) are supported, each in INI or YAML ([Format]):
 //
 //   - [FlavorNixlab]: groups control_plane and workers, both children of
-//     k8s_cluster. Hosts carry their variables in their group.
+//     k8s_cluster. Hosts carry their variables in their group. The groups
+//     Kubernetes users expect are there too, listing the hosts by name:
+//     kube_control_plane and etcd (the control planes: kubeadm runs a
+//     stacked etcd member on each) and kube_node (as in Kubespray).
 //   - [FlavorKubespray]: the groups Kubespray expects, kube_control_plane,
 //     etcd (the control planes), kube_node (the workers, or the control
 //     planes when there are no workers) and k8s_cluster with children
@@ -112,7 +115,8 @@ type Flavor string
 // The inventory flavours.
 const (
 	// FlavorNixlab has groups control_plane and workers, children of
-	// k8s_cluster.
+	// k8s_cluster, plus kube_control_plane, etcd and kube_node as in
+	// FlavorKubespray.
 	FlavorNixlab Flavor = "nixlab"
 	// FlavorKubespray has the groups Kubespray expects: kube_control_plane,
 	// etcd, kube_node, and k8s_cluster with children kube_control_plane
@@ -183,7 +187,7 @@ func groupNames(flavor Flavor) []string {
 	if flavor == FlavorKubespray {
 		return append(implicit, groupKubeControlPlane, groupEtcd, groupKubeNode, groupK8sCluster)
 	}
-	return append(implicit, groupControlPlane, groupWorkers, groupK8sCluster)
+	return append(implicit, groupControlPlane, groupWorkers, groupK8sCluster, groupKubeControlPlane, groupEtcd, groupKubeNode)
 }
 
 func validate(nodes []Node, opts Options, flavor Flavor, format Format) error {

@@ -107,6 +107,7 @@ func goldenCases() []goldenCase {
 			groups: map[string][]string{
 				"all": {cp1, w1, w2}, "ungrouped": {}, "k8s_cluster": {cp1, w1, w2},
 				"control_plane": {cp1}, "workers": {w1, w2},
+				"kube_control_plane": {cp1}, "etcd": {cp1}, "kube_node": {w1, w2},
 			},
 			hostvars: map[string]map[string]any{
 				cp1: opsHV,
@@ -119,6 +120,7 @@ func goldenCases() []goldenCase {
 			groups: map[string][]string{
 				"all": {cp1, w1, w2}, "ungrouped": {}, "k8s_cluster": {cp1, w1, w2},
 				"control_plane": {cp1}, "workers": {w1, w2},
+				"kube_control_plane": {cp1}, "etcd": {cp1}, "kube_node": {w1, w2},
 			},
 			hostvars: map[string]map[string]any{
 				cp1: hv(FlavorNixlab, "192.168.1.21", 9100, RoleControlPlane),
@@ -149,6 +151,7 @@ func goldenCases() []goldenCase {
 			groups: map[string][]string{
 				"all": {cp1, w1, w2}, "ungrouped": {}, "k8s_cluster": {cp1, w1, w2},
 				"control_plane": {cp1}, "workers": {w1, w2},
+				"kube_control_plane": {cp1}, "etcd": {cp1}, "kube_node": {w1, w2},
 			},
 			hostvars: map[string]map[string]any{
 				cp1: hv(FlavorNixlab, "", 9100, RoleControlPlane),
@@ -203,6 +206,8 @@ func goldenCases() []goldenCase {
 			groups: map[string][]string{
 				"all": {cp1}, "ungrouped": {}, "k8s_cluster": {cp1},
 				"control_plane": {cp1}, "workers": {},
+				// No workers: the control plane runs the pods.
+				"kube_control_plane": {cp1}, "etcd": {cp1}, "kube_node": {cp1},
 			},
 			hostvars: map[string]map[string]any{cp1: hv(FlavorNixlab, "192.168.1.21", 9100, RoleControlPlane)},
 		},
@@ -232,6 +237,7 @@ func goldenCases() []goldenCase {
 			groups: map[string][]string{
 				"all": {"true", "0x1F", "1.5", "10.0.0.4"}, "ungrouped": {}, "k8s_cluster": {"true", "0x1F", "1.5", "10.0.0.4"},
 				"control_plane": {"true"}, "workers": {"0x1F", "1.5", "10.0.0.4"},
+				"kube_control_plane": {"true"}, "etcd": {"true"}, "kube_node": {"0x1F", "1.5", "10.0.0.4"},
 			},
 			hostvars: map[string]map[string]any{
 				"true":     hv(FlavorNixlab, "", 100, RoleControlPlane),
@@ -360,6 +366,7 @@ func TestValidation(t *testing.T) {
 		{name: "name with newline", nodes: node(func(n *Node) { n.Name = "a\nb" }), want: []string{`"a\nb"`, "Name"}},
 		{name: "name is a group", nodes: node(func(n *Node) { n.Name = "workers" }), want: []string{`("workers")`, `clashes with the inventory group "workers"`}},
 		{name: "name is a kubespray group", flavor: FlavorKubespray, nodes: node(func(n *Node) { n.Name = "etcd" }), want: []string{`("etcd")`, "clashes"}},
+		{name: "name is a Kubernetes group of the nixlab flavour", nodes: node(func(n *Node) { n.Name = "kube_node" }), want: []string{`("kube_node")`, `clashes with the inventory group "kube_node"`}},
 		{name: "name is all", nodes: node(func(n *Node) { n.Name = "all" }), want: []string{`("all")`, "clashes"}},
 		{name: "empty role", nodes: node(func(n *Node) { n.Role = "" }), want: []string{`nodes[1] ("nixlab-control-plane-1")`, "Role is empty"}},
 		{name: "unknown role", nodes: node(func(n *Node) { n.Role = "master" }), want: []string{`nodes[1] ("nixlab-control-plane-1")`, `unknown Role "master"`}},
@@ -497,14 +504,9 @@ func TestNaturalHostOrder(t *testing.T) {
 				got = append(got, strings.Fields(line)[0])
 			}
 		}
-		// Kubespray lists each host under [all] and again in kube_node.
-		if flavor == FlavorKubespray {
-			want := append(slices.Clone(want), want...)
-			if !slices.Equal(got, want) {
-				t.Errorf("%s host order = %v, want %v", flavor, got, want)
-			}
-			continue
-		}
+		// Both flavours list each host twice: where it is defined
+		// (Kubespray: [all]; nixlab: [workers]) and again in kube_node.
+		want := append(slices.Clone(want), want...)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s host order = %v, want %v", flavor, got, want)
 		}

@@ -74,6 +74,14 @@ func buildModel(nodes []Node, opts Options, flavor Flavor) model {
 		}
 	}
 
+	// kube_node is every node that runs workloads: the workers, or the
+	// control planes when there are no workers (nixlab then removes the
+	// control-plane taint, as kubespray does for such a cluster).
+	kubeNode := workers
+	if len(kubeNode) == 0 {
+		kubeNode = controlPlanes
+	}
+
 	if flavor == FlavorKubespray {
 		m := model{defineInAll: true}
 		for _, n := range nodes {
@@ -86,11 +94,6 @@ func buildModel(nodes []Node, opts Options, flavor Flavor) model {
 			}
 			vars = append(vars, nixlabVars(n)...)
 			m.allHosts = append(m.allHosts, host{name: n.Name, vars: vars})
-		}
-		kubeNode := workers
-		if len(kubeNode) == 0 {
-			// Without workers the control planes run the pods.
-			kubeNode = controlPlanes
 		}
 		m.groups = []group{
 			{name: groupKubeControlPlane, hosts: refs(controlPlanes)},
@@ -107,6 +110,11 @@ func buildModel(nodes []Node, opts Options, flavor Flavor) model {
 			{name: groupControlPlane, hosts: defs(controlPlanes)},
 			{name: groupWorkers, hosts: defs(workers)},
 			{name: groupK8sCluster, children: []string{groupControlPlane, groupWorkers}, vars: connection},
+			// The groups Kubernetes playbooks (kubespray's among them)
+			// target, referencing the hosts defined above.
+			{name: groupKubeControlPlane, hosts: refs(controlPlanes)},
+			{name: groupEtcd, hosts: refs(controlPlanes)},
+			{name: groupKubeNode, hosts: refs(kubeNode)},
 		},
 	}
 }

@@ -97,6 +97,7 @@ func buildPlan(ctx context.Context, proj *project, stackName string, sc *stackCo
 	if err := p.addNodes(cfg, lab, restart); err != nil {
 		return nil, fmt.Errorf("plan: stack %s: %w", stackName, err)
 	}
+	p.Kubernetes = summarizeKubernetes(cfg, p.Nodes)
 	return p, nil
 }
 

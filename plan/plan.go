@@ -27,6 +27,8 @@ type Plan struct {
 	Edges []Edge `json:"edges"`
 	// Nodes are the cluster's nodes, control planes first.
 	Nodes []Node `json:"nodes"`
+	// Kubernetes summarizes the cluster nixlab:kubernetes asks for.
+	Kubernetes *Kubernetes `json:"kubernetes"`
 	// Inventory is the nixlab-flavoured Ansible INI inventory as it will
 	// look after `pulumi up`. Hosts whose address is not known yet (DHCP)
 	// are marked with comment lines.

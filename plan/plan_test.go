@@ -301,6 +301,18 @@ func TestBuildErrors(t *testing.T) {
 			want: []string{"nixlab:template.vmId: 42 is out of range; use 100 to 999999999", "Pulumi.bad.yaml"},
 		},
 		{
+			name:   "two control planes without a Kubernetes endpoint",
+			stacks: map[string]string{"ha": stackYAML("", dhcpNetwork, "    cp: {role: control-plane, count: 2, vmIdStart: 9100}")},
+			stack:  "ha", key: "nixlab:kubernetes.controlPlaneEndpoint",
+			want: []string{"nixlab:kubernetes.controlPlaneEndpoint: is required with 2 control-plane nodes", "Pulumi.ha.yaml"},
+		},
+		{
+			name:   "misspelled Kubernetes setting",
+			stacks: map[string]string{"kt": good + "  nixlab:kubernetes:\n    cni: flannel\n    podCIDR: 10.0.0.0/16\n"},
+			stack:  "kt", key: "nixlab:kubernetes.podCIDR",
+			want: []string{"Pulumi.kt.yaml:", "nixlab:kubernetes.podCIDR: unknown setting; did you mean podCidr?"},
+		},
+		{
 			name:   "missing stack file",
 			stacks: map[string]string{"lab": good},
 			stack:  "prod",

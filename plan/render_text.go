@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/nixlab/nixlab/stack"
 )
 
 // writeText writes the human-readable plan: resources grouped by
@@ -55,6 +58,8 @@ func (p *Plan) writeText(w io.Writer) error {
 			bw.WriteString("  Addresses come from DHCP and are known after `nixlab up`.\n")
 		}
 	}
+
+	p.writeTextKubernetes(bw)
 
 	p.writeTextReboots(bw)
 
@@ -189,4 +194,91 @@ var rebootNote = []string{
 var rebootHowTo = []string{
 	"To list the nodes an edit reboots: `nixlab plan --format json -o before.json`, edit, then",
 	"`nixlab plan --against before.json` (offline), or `nixlab preview` (against the real stack).",
+}
+
+// writeTextKubernetes writes the Kubernetes section: the endpoint and how
+// it is held, the networks, the CNI, the storage class, the version guard
+// and the notes that go with them.
+func (p *Plan) writeTextKubernetes(w *bufio.Writer) {
+	k := p.Kubernetes
+	if k == nil {
+		return
+	}
+	w.WriteString("\nKubernetes\n")
+	if !k.Enabled {
+		w.WriteString("  disabled\n")
+		for _, n := range k.Notes {
+			writeWrapped(w, "  ", n)
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	endpoint := k.Endpoint
+	switch k.EndpointKind {
+	case EndpointVIP:
+		endpoint += " (VIP, kube-vip)"
+	case EndpointDNS:
+		endpoint += " (DNS name)"
+	case EndpointNode:
+		if len(k.ControlPlanes) > 0 {
+			endpoint += " (" + k.ControlPlanes[0] + "'s address)"
+		}
+	}
+	fmt.Fprintf(tw, "  endpoint\t%s\n", endpoint)
+	fmt.Fprintf(tw, "  control planes\t%s\n", listOrNone(k.ControlPlanes))
+	fmt.Fprintf(tw, "  workers\t%s\n", listOrNone(k.Workers))
+	fmt.Fprintf(tw, "  pod network\t%s\n", podNetwork(k.PodCIDR))
+	fmt.Fprintf(tw, "  service network\t%s\n", k.ServiceCIDR)
+	fmt.Fprintf(tw, "  CNI\t%s\n", k.CNI)
+	if sc := k.StorageClass; sc != nil {
+		line := fmt.Sprintf("%s (csi-driver-nfs on %s", sc.Name, sc.Share)
+		if sc.SubDir != "" {
+			line += ", subDir " + sc.SubDir
+		}
+		line += ", onDelete " + sc.OnDelete
+		if sc.DefaultClass {
+			line += ", default class"
+		}
+		fmt.Fprintf(tw, "  storage class\t%s)\n", line)
+	} else {
+		fmt.Fprintf(tw, "  storage class\tnone (no nixlab:nfs)\n")
+	}
+	if k.Version != "" {
+		fmt.Fprintf(tw, "  version\tkubeadm %s.x on every node, or the bootstrap stops\n", k.Version)
+	} else {
+		fmt.Fprintf(tw, "  version\tthe template's kubeadm (no nixlab:kubernetes.version check)\n")
+	}
+	_ = tw.Flush()
+	for _, n := range k.Notes {
+		writeWrapped(w, "  ", "- "+n)
+	}
+}
+
+// writeWrapped writes text wrapped at 96 columns, indented, with
+// continuation lines indented two more.
+func writeWrapped(w *bufio.Writer, indent, text string) {
+	for i, line := range wrap(text, 96) {
+		if i > 0 {
+			w.WriteString("  ")
+		}
+		fmt.Fprintf(w, "%s%s\n", indent, line)
+	}
+}
+
+// listOrNone joins names, or says none.
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return strings.Join(names, ", ")
+}
+
+// podNetwork is the pod CIDR with the number of nodes its per-node /24
+// ranges hold.
+func podNetwork(cidr string) string {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || p.Bits() > stack.NodeCIDRMaskSize {
+		return cidr
+	}
+	return fmt.Sprintf("%s (a /%d per node: room for %d nodes)", cidr, stack.NodeCIDRMaskSize, 1<<(stack.NodeCIDRMaskSize-p.Bits()))
 }

@@ -2,11 +2,14 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/nixlab/nixlab/stack"
 )
 
 // Type tokens the summaries know.
@@ -19,6 +22,15 @@ const (
 	typeNixOSTemplate  = "nixlab:index:NixOSTemplate"
 	typeK8sNodeGroup   = "nixlab:index:K8sNodeGroup"
 	maxSummaryValueLen = 120
+
+	typeK8sProvider    = "pulumi:providers:kubernetes"
+	typeHelmRelease    = "kubernetes:helm.sh/v3:Release"
+	typeStorageClass   = "kubernetes:storage.k8s.io/v1:StorageClass"
+	typeNamespace      = "kubernetes:core/v1:Namespace"
+	typeRandomString   = "random:index/randomString:RandomString"
+	typeRandomPassword = "random:index/randomPassword:RandomPassword"
+	typeRandomBytes    = "random:index/randomBytes:RandomBytes"
+	typeRandomID       = "random:index/randomId:RandomId"
 )
 
 // summarize picks the key inputs of a registration by its type. Secret
@@ -54,6 +66,24 @@ func summarize(r *registration, byURN map[string]*registration, vms vmIndex) Inp
 			add("host", get(in, "connection", "host"))
 			add("user", get(in, "connection", "user"))
 		}
+	case typeK8sProvider:
+		add("clusterIdentifier", get(in, "clusterIdentifier"))
+		add("kubeconfig", get(in, "kubeconfig"))
+	case typeHelmRelease:
+		add("chart", get(in, "chart"))
+		add("version", get(in, "version"))
+		add("repo", get(in, "repositoryOpts", "repo"))
+		add("namespace", get(in, "namespace"))
+	case typeStorageClass:
+		add("name", get(in, "metadata", "name"))
+		add("provisioner", get(in, "provisioner"))
+		add("parameters", get(in, "parameters"))
+		add("reclaimPolicy", get(in, "reclaimPolicy"))
+	case typeNamespace:
+		add("name", get(in, "metadata", "name"))
+	case typeRandomString, typeRandomPassword, typeRandomBytes, typeRandomID:
+		add("length", get(in, "length"))
+		add("byteLength", get(in, "byteLength"))
 	case typeVM:
 		add("vmId", get(in, "vmId"))
 		add("name", get(in, "name"))
@@ -290,4 +320,130 @@ func cloneSource(r *registration, byURN map[string]*registration, vms vmIndex) s
 		}
 	}
 	return describe(id)
+}
+
+// Kubernetes is the plan's summary of nixlab:kubernetes: what the cluster
+// bootstrap after the readiness checks will set up.
+type Kubernetes struct {
+	// Enabled is false when nixlab:kubernetes.enabled is false: the
+	// nodes end Kubernetes-ready, without a cluster.
+	Enabled bool `json:"enabled"`
+	// Endpoint is the API server URL every node and the kubeconfig use,
+	// https://<host>:6443; the host is Unknown while it is a DHCP node's
+	// address.
+	Endpoint string `json:"endpoint"`
+	// EndpointKind says where the endpoint's host comes from: "node" (the
+	// single control plane's own address), "vip" (an address kube-vip
+	// holds on the control planes) or "dns" (a name the user resolves).
+	EndpointKind string `json:"endpointKind"`
+	// ControlPlanes are the control-plane nodes in join order (the first
+	// runs kubeadm init), Workers the worker nodes.
+	ControlPlanes []string `json:"controlPlanes"`
+	Workers       []string `json:"workers"`
+	// PodCIDR and ServiceCIDR are the pod and Service networks.
+	PodCIDR     string `json:"podCidr"`
+	ServiceCIDR string `json:"serviceCidr"`
+	// CNI is flannel, calico or none.
+	CNI string `json:"cni"`
+	// StorageClass is the csi-driver-nfs StorageClass, nil without NFS.
+	StorageClass *StorageClass `json:"storageClass,omitempty"`
+	// Version is the kubeadm major.minor every node must have ("" when
+	// nixlab:kubernetes.version is not set: any).
+	Version string `json:"version,omitempty"`
+	// Notes are what the operator should know about this setup.
+	Notes []string `json:"notes"`
+}
+
+// StorageClass is the NFS StorageClass of the cluster.
+type StorageClass struct {
+	Name         string `json:"name"`
+	DefaultClass bool   `json:"defaultClass"`
+	// Share is the NFS export, server:/path.
+	Share    string `json:"share"`
+	SubDir   string `json:"subDir,omitempty"`
+	OnDelete string `json:"onDelete"`
+}
+
+// Endpoint kinds of Kubernetes.EndpointKind.
+const (
+	EndpointNode = "node"
+	EndpointVIP  = "vip"
+	EndpointDNS  = "dns"
+)
+
+// apiServerPort is kube-apiserver's port on the endpoint (kubeadm's
+// default bind port, cmd/kubeadm/app/constants KubeAPIServerPort = 6443).
+const apiServerPort = "6443"
+
+// summarizeKubernetes describes the cluster the config asks for; nodes
+// are the plan's nodes (control planes first, in join order).
+func summarizeKubernetes(cfg *stack.Config, nodes []Node) *Kubernetes {
+	k := cfg.Kubernetes
+	s := &Kubernetes{
+		Enabled: k.IsEnabled(), PodCIDR: k.PodCIDR, ServiceCIDR: k.ServiceCIDR, CNI: k.CNI, Version: k.Version,
+		ControlPlanes: []string{}, Workers: []string{}, Notes: []string{},
+	}
+	firstAddr := ""
+	for _, n := range nodes {
+		if n.Role == stack.RoleControlPlane {
+			if len(s.ControlPlanes) == 0 {
+				firstAddr = n.Address
+			}
+			s.ControlPlanes = append(s.ControlPlanes, n.Name)
+		} else {
+			s.Workers = append(s.Workers, n.Name)
+		}
+	}
+	if !s.Enabled {
+		s.Notes = append(s.Notes, "nixlab:kubernetes.enabled is false: `nixlab up` ends with Kubernetes-ready nodes and no cluster")
+		return s
+	}
+	host, vip := cfg.KubernetesEndpoint()
+	switch {
+	case host == "":
+		s.EndpointKind = EndpointNode
+		host = firstAddr
+		if host == AddressDHCP || host == "" {
+			host = Unknown
+		}
+		first := "the control plane"
+		if len(s.ControlPlanes) > 0 {
+			first = s.ControlPlanes[0]
+		}
+		s.Notes = append(s.Notes, fmt.Sprintf("the endpoint is %s's own address (no kube-vip); growing to more control planes later needs a VIP or DNS name in nixlab:kubernetes.controlPlaneEndpoint, set from the start: changing the endpoint later means new certificates and kubeconfigs", first))
+	case vip:
+		s.EndpointKind = EndpointVIP
+		s.Notes = append(s.Notes, "kube-vip holds the VIP on the control planes (a static pod each, ARP): it must be a free address on the node network")
+		if cfg.Network.Mode != stack.NetworkStatic {
+			s.Notes = append(s.Notes, "DHCP: keep the VIP outside the DHCP pool (reserve it on the router), or a node may be leased it")
+		}
+	case isIP(host):
+		s.EndpointKind = EndpointNode // a node's static address
+		s.Notes = append(s.Notes, "the endpoint is a control plane's own address (no kube-vip)")
+	default:
+		s.EndpointKind = EndpointDNS
+		s.Notes = append(s.Notes, "nixlab runs no load balancer for a DNS endpoint: the name must resolve (for every node and for you) to the control planes or a load balancer in front of them")
+	}
+	if host == Unknown {
+		s.Endpoint = "https://" + Unknown + ":" + apiServerPort
+	} else {
+		s.Endpoint = "https://" + host + ":" + apiServerPort
+	}
+	if cfg.NFS != nil {
+		st := k.Storage
+		s.StorageClass = &StorageClass{
+			Name: st.ClassName, DefaultClass: st.IsDefaultClass(), Share: cfg.NFS.Server + ":" + cfg.NFS.Export,
+			SubDir: st.SubDir, OnDelete: st.OnDelete,
+		}
+	}
+	if s.CNI == stack.CNINone {
+		s.Notes = append(s.Notes, "cni none: install a CNI yourself; until then the nodes stay NotReady (the cluster is reported up without waiting for Ready nodes)")
+	}
+	return s
+}
+
+// isIP reports whether host is an IP address (not a DNS name).
+func isIP(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
 }

@@ -28,6 +28,8 @@ type Config struct {
 	// NodeGroups maps a group name to its shape. Node i (1-based) of group
 	// g is VM `<clusterName>-g-i` with VM ID vmIdStart+i-1.
 	NodeGroups map[string]NodeGroupConfig `json:"nodeGroups,omitempty"`
+	// Kubernetes shapes the kubeadm cluster bootstrapped on the nodes.
+	Kubernetes KubernetesConfig `json:"kubernetes"`
 	// StateDir is the local directory (relative to the project directory)
 	// for rendered nix sources and GC-rooted ISO builds.
 	StateDir string `json:"stateDir"`

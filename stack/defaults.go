@@ -86,6 +86,7 @@ func (c *Config) ApplyDefaults() {
 		setInt(&g.DiskSizeGB, t.DiskSizeGB)
 		c.NodeGroups[name] = g
 	}
+	c.applyKubernetesDefaults()
 }
 
 func setString(p *string, def string) {

@@ -34,11 +34,16 @@ type Lab struct {
 	Inventory          pulumi.StringOutput
 	InventoryYAML      pulumi.StringOutput
 	InventoryKubespray pulumi.StringOutput
+	// Kubernetes is the kubeadm cluster on the nodes; nil when
+	// nixlab:kubernetes.enabled is false or there are no nodes.
+	Kubernetes *components.KubernetesCluster
 }
 
 // Deploy registers the whole lab for a validated config: the stack's SSH key
 // pair, the Proxmox provider, the NixOS template, one K8sNodeGroup per
-// configured group (clones chained across groups) and the inventories. opts apply to every top-level resource
+// configured group (clones chained across groups), the Kubernetes cluster on
+// the ready nodes (unless nixlab:kubernetes.enabled is false) and the
+// inventories. opts apply to every top-level resource
 // (for example pulumi.Parent to nest the lab in a component of the caller).
 func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*Lab, error) {
 	if cfg == nil {
@@ -73,6 +78,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 	}
 	lab := &Lab{Provider: provider, SSHKey: key, Template: template, ProxmoxHost: host, HostKeyScan: scan}
 	if err := deployNodeGroups(ctx, cfg, lab, withProvider); err != nil {
+		return nil, err
+	}
+	if err := deployKubernetes(ctx, cfg, lab, opts); err != nil {
 		return nil, err
 	}
 	inventories(ctx, cfg, lab)

@@ -66,6 +66,15 @@ var stringDefaults = map[string]string{
 	"template.name":      DefaultTemplateName,
 	"nfs.mountPoint":     DefaultNFSMountPoint,
 	"network.mode":       NetworkDHCP,
+
+	"kubernetes.controlPlaneEndpoint": "the single control plane's address",
+	"kubernetes.podCidr":              DefaultPodCIDR,
+	"kubernetes.serviceCidr":          DefaultServiceCIDR,
+	"kubernetes.cni":                  DefaultCNI,
+	"kubernetes.storage.className":    DefaultStorageClassName,
+	"kubernetes.storage.subDir":       "csi-driver-nfs's, the volume's name",
+	"kubernetes.storage.onDelete":     DefaultStorageOnDelete,
+	"kubernetes.version":              "no version check",
 }
 
 // pattern replaces the node group name of a key with *.

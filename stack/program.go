@@ -83,10 +83,15 @@ const (
 	OutputSSHPrivateKey      = "sshPrivateKey"
 	OutputSSH                = "ssh"
 	OutputSSHKeyFile         = "sshKeyFile"
+	// OutputKubeconfig is the cluster's admin kubeconfig (a secret) and
+	// OutputKubernetesEndpoint its API server URL; both only when the
+	// cluster is deployed (nixlab:kubernetes.enabled).
+	OutputKubeconfig         = "kubeconfig"
+	OutputKubernetesEndpoint = "kubernetesEndpoint"
 )
 
-// Outputs are the stack outputs of a deployed lab. The private key is the
-// only secret among them and stays one.
+// Outputs are the stack outputs of a deployed lab. The private key and the
+// kubeconfig are the only secrets among them and stay ones.
 func Outputs(ctx *pulumi.Context, cfg *Config, lab *Lab) map[string]pulumi.Input {
 	keyFile, knownHosts := SSHKeyFile(cfg, ctx.Stack()), KnownHostsFile(cfg, ctx.Stack())
 	var nodes pulumi.Array
@@ -106,7 +111,7 @@ func Outputs(ctx *pulumi.Context, cfg *Config, lab *Lab) map[string]pulumi.Input
 		}
 		return all
 	}).(pulumi.ArrayOutput)
-	return map[string]pulumi.Input{
+	outs := map[string]pulumi.Input{
 		OutputTemplateVMID:       lab.Template.TemplateVmId,
 		OutputTemplateISO:        lab.Template.IsoFileId,
 		OutputContentHash:        lab.Template.ContentHash,
@@ -119,4 +124,9 @@ func Outputs(ctx *pulumi.Context, cfg *Config, lab *Lab) map[string]pulumi.Input
 		OutputSSH:                ssh,
 		OutputSSHKeyFile:         pulumi.String(keyFile),
 	}
+	if k := lab.Kubernetes; k != nil {
+		outs[OutputKubeconfig] = pulumi.ToSecret(k.Kubeconfig)
+		outs[OutputKubernetesEndpoint] = k.Endpoint
+	}
+	return outs
 }

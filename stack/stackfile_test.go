@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,6 +27,9 @@ var labKeys = map[string]string{
 	"nixlab:network":     "{mode: dhcp}",
 	"nixlab:adminUser":   "nixos",
 	"nixlab:nodeGroups":  "{control-plane: {role: control-plane, count: 1, vmIdStart: 9100}, workers: {role: worker, count: 2, vmIdStart: 9200}}",
+	// A DNS endpoint, so that cases with several control planes are
+	// about what they test, not about the endpoint they would need.
+	"nixlab:kubernetes": "{controlPlaneEndpoint: k8s.lab.example}",
 }
 
 // stackYAML renders a stack file: the lab with overrides ("" removes a key;
@@ -293,6 +297,20 @@ func TestStackFilesReadAlikeByPlanAndUp(t *testing.T) {
 		{name: "ranges adjacent", overrides: groupsYAML("{cp: {role: control-plane, count: 2, vmIdStart: 9100}, w: {role: worker, count: 1, vmIdStart: 9102}}")},
 		{name: "vmIdStart 99", overrides: groupsYAML("{cp: {role: control-plane, count: 1, vmIdStart: 99}}"), key: "nixlab:nodeGroups.cp.vmIdStart", fix: "use 100 to"},
 		{name: "vmIdStart 100", overrides: groupsYAML("{cp: {role: control-plane, count: 1, vmIdStart: 100}}")},
+		// Kubernetes.
+		{name: "kubernetes absent takes the defaults", overrides: kube(""), check: kubeDefaults},
+		{name: "kubernetes misspelled setting", overrides: kube("{podCIDR: 10.0.0.0/16}"), key: "nixlab:kubernetes.podCIDR", fix: "unknown setting; did you mean podCidr?"},
+		{name: "kubernetes unknown storage setting", overrides: kube("{storage: {classname: fast}}"), key: "nixlab:kubernetes.storage.classname", fix: "unknown setting; did you mean className?"},
+		{name: "kubernetes enabled as a string", overrides: kube("{enabled: 'yes'}"), key: "nixlab:kubernetes.enabled", fix: "expected true or false"},
+		{name: "kubernetes version as a number", overrides: kube("{version: 1.35}"), key: "nixlab:kubernetes.version", fix: "quote it"},
+		{name: "kubernetes version quoted", overrides: kube("{version: '1.35'}")},
+		{name: "kubernetes empty pod CIDR", overrides: kube("{podCidr: ''}"), key: "nixlab:kubernetes.podCidr", fix: "default (10.244.0.0/16)"},
+		{name: "two control planes without endpoint", overrides: map[string]string{"nixlab:kubernetes": "", "nixlab:nodeGroups": "{cp: {role: control-plane, count: 2, vmIdStart: 9100}}"}, key: "nixlab:kubernetes.controlPlaneEndpoint", fix: "is required with 2 control-plane nodes"},
+		{name: "two control planes, cluster disabled", overrides: map[string]string{"nixlab:kubernetes": "{enabled: false}", "nixlab:nodeGroups": "{cp: {role: control-plane, count: 2, vmIdStart: 9100}}"}},
+		{name: "endpoint with a port", overrides: kube("{controlPlaneEndpoint: 'k8s.lab.example:6443'}"), key: "nixlab:kubernetes.controlPlaneEndpoint", fix: "without scheme or port"},
+		{name: "storage without NFS", overrides: map[string]string{"nixlab:nfs": "", "nixlab:kubernetes": "{storage: {className: nfs}}"}, key: "nixlab:kubernetes.storage", fix: "needs nixlab:nfs"},
+		{name: "storage {} without NFS", overrides: map[string]string{"nixlab:nfs": "", "nixlab:kubernetes": "{storage: {}}"}},
+		{name: "kubernetes as a list", overrides: kube("[flannel]"), key: "nixlab:kubernetes", fix: "mapping", typeLevel: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -379,6 +397,22 @@ func endpoint(url string) map[string]string {
 
 func nfs(server, export, mountPoint string) map[string]string {
 	return map[string]string{"nixlab:nfs": "{server: " + server + ", export: " + export + ", mountPoint: " + mountPoint + "}"}
+}
+
+// kube sets nixlab:kubernetes ("" removes it).
+func kube(v string) map[string]string { return map[string]string{"nixlab:kubernetes": v} }
+
+// kubeDefaults checks the defaults of an absent nixlab:kubernetes (the
+// lab has NFS, so the storage class is on).
+func kubeDefaults(c *Config) string {
+	k := c.Kubernetes
+	s := k.Storage
+	if !k.IsEnabled() || k.PodCIDR != DefaultPodCIDR || k.ServiceCIDR != DefaultServiceCIDR || k.CNI != CNIFlannel ||
+		k.ControlPlaneEndpoint != "" || k.Version != "" ||
+		s.ClassName != "nfs" || !s.IsDefaultClass() || s.OnDelete != OnDeleteDelete || s.SubDir != "" {
+		return fmt.Sprintf("kubernetes defaults not applied: %+v", k)
+	}
+	return ""
 }
 
 func groupsYAML(v string) map[string]string { return map[string]string{"nixlab:nodeGroups": v} }

@@ -96,6 +96,7 @@ func (c *Config) Validate() error {
 	c.validateNFS(v)
 	c.validateNetwork(v)
 	c.validateNodeGroups(v)
+	c.validateKubernetes(v)
 	return v.err()
 }
 

@@ -97,7 +97,8 @@ func TestDefaultsFillAbsentKeys(t *testing.T) {
 
 func TestEmptyNFSMeansNone(t *testing.T) {
 	for _, v := range []string{"", "{}"} {
-		cfg, err := ParseConfig(labLookup(t, map[string]string{"nixlab:nfs": v}))
+		// The lab's storage class needs NFS: without NFS, no storage.
+		cfg, err := ParseConfig(labLookup(t, map[string]string{"nixlab:nfs": v, "nixlab:kubernetes": `{"cni":"flannel"}`}))
 		if err != nil {
 			t.Fatalf("nfs %q: %v", v, err)
 		}
@@ -229,12 +230,17 @@ func staticLab(groups string) map[string]string {
 }
 
 func TestStaticLabAccepted(t *testing.T) {
-	cfg, err := ParseConfig(labLookup(t, staticLab(`"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100,"hostOffset":21},"workers":{"role":"worker","count":10,"vmIdStart":9200,"hostOffset":31}`)))
+	lab := staticLab(`"control-plane":{"role":"control-plane","count":3,"vmIdStart":9100,"hostOffset":21},"workers":{"role":"worker","count":10,"vmIdStart":9200,"hostOffset":31}`)
+	lab["nixlab:kubernetes"] = `{"controlPlaneEndpoint":"192.168.1.20"}`
+	cfg, err := ParseConfig(labLookup(t, lab))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.NodeGroups["workers"].HostOffset != 31 {
 		t.Fatalf("hostOffset lost: %+v", cfg.NodeGroups["workers"])
+	}
+	if host, vip := cfg.KubernetesEndpoint(); host != "192.168.1.20" || !vip {
+		t.Errorf("endpoint %q vip %v, want 192.168.1.20 as a VIP", host, vip)
 	}
 }
 

@@ -25,6 +25,10 @@ func BenchmarkDeployGraph(b *testing.B) {
 	for _, nodes := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
 			cfg := benchConfig(b, nodes)
+			// The graph without the cluster (BenchmarkDeployGraphKubernetes
+			// measures it with).
+			off := false
+			cfg.Kubernetes.Enabled = &off
 			cpu0 := testutil.CPUTime(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -56,6 +60,55 @@ func BenchmarkDeployGraph(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
 			// CPU time (user + system, all threads) is steadier than wall
 			// time on a shared machine.
+			b.ReportMetric(float64((testutil.CPUTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// kubeNodeStep matches the names of a node's Kubernetes steps.
+var kubeNodeStep = regexp.MustCompile(`^(control-plane|workers)-\d+-kube-(init|prepare|join|node)$`)
+
+// BenchmarkDeployGraphKubernetes measures building the whole stack graph
+// with the Kubernetes cluster (secrets, init, three steps per joining node,
+// kubeconfig, provider, add-ons, check) under Pulumi mocks, for 3, 30 and
+// 300 nodes (one control plane). ns/node must stay flat: each node adds a
+// fixed number of resources, and no step's inputs grow with the node count.
+func BenchmarkDeployGraphKubernetes(b *testing.B) {
+	for _, nodes := range []int{3, 30, 300} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			cfg := benchConfig(b, nodes)
+			if !cfg.Kubernetes.IsEnabled() {
+				b.Fatal("the bench config has the cluster disabled")
+			}
+			cpu0 := testutil.CPUTime(b)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rec := newRecorder()
+				program := func(ctx *pulumi.Context) error {
+					lab, err := stack.Deploy(ctx, cfg)
+					if err != nil {
+						return err
+					}
+					_, err = await(ctx, lab.Inventory)
+					return err
+				}
+				err := pulumi.RunErr(program, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
+					ri.DryRun = true
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				steps := 0
+				for name := range rec.regs {
+					if kubeNodeStep.MatchString(name) {
+						steps++
+					}
+				}
+				if want := 1 + 3*(nodes-1); steps != want {
+					b.Fatalf("%d kube node steps registered for %d nodes, want %d", steps, nodes, want)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
 			b.ReportMetric(float64((testutil.CPUTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}

@@ -2,6 +2,8 @@ package tests
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,10 +38,13 @@ type registration struct {
 // resState is what the engine keeps for a resource after a run: the inputs
 // as checked (ignoreChanges applied) and the provider's state.
 type resState struct {
-	Type   string
-	ID     string
-	Inputs resource.PropertyMap
-	State  resource.PropertyMap
+	Type string
+	ID   string
+	// Provider is the provider reference (URN::ID) the resource was
+	// registered with; "" for a default provider.
+	Provider string
+	Inputs   resource.PropertyMap
+	State    resource.PropertyMap
 }
 
 // recorder is a Pulumi mock monitor that records every registration and
@@ -66,6 +71,9 @@ type recorder struct {
 	// world is the Proxmox-side status of VMs by resource name (default:
 	// running as created).
 	world map[string]providermodel.VMStatus
+	// kubeServer is the API host in the kubeconfig kube-kubeconfig.sh
+	// prints; "" means the node it runs on.
+	kubeServer string
 }
 
 func newRecorder() *recorder {
@@ -89,13 +97,20 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.regs[args.Name] = registration{MockResourceArgs: args, URN: urn}
 
 	typ, env := args.TypeToken, r.env(args)
-	st := resState{Type: typ, ID: args.Name + "-id"}
+	st := resState{Type: typ, ID: args.Name + "-id", Provider: args.Provider}
 	old, existed := r.prior[args.Name]
 	switch {
 	case existed && old.Type == typ:
 		d, err := providermodel.Diff(typ, old.Inputs, old.State, args.Inputs, ignore)
 		if err != nil {
 			return "", nil, fmt.Errorf("%s: %w", args.Name, err)
+		}
+		// A resource whose provider (URN::ID) was replaced is replaced with
+		// it (pulumi/pulumi pkg/resource/deploy/step_generator.go: a changed
+		// provider reference is a replacement).
+		if old.Provider != args.Provider {
+			d.Changed = append(d.Changed, "provider")
+			d.Replace = true
 		}
 		// The engine turns an update into a replacement when a changed
 		// property is in replaceOnChanges (pulumi/pulumi pkg/resource/deploy/
@@ -117,6 +132,11 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			// A replacement takes every value from the program.
 			st.Inputs = providermodel.Check(typ, args.Inputs)
 			st.State = providermodel.ReadBack(typ, args.Inputs, env)
+			if typ == providermodel.TypeKubernetesProvider {
+				// A new provider instance has a new ID (a UUID in the
+				// engine), unlike a VM, whose ID is its fixed VM ID.
+				st.ID = old.ID + "-replaced"
+			}
 		default:
 			ignored, err := providermodel.ApplyIgnoreChanges(old.Inputs, args.Inputs, ignore)
 			if err != nil {
@@ -130,14 +150,36 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		st.Inputs = providermodel.Check(typ, args.Inputs)
 		st.State = providermodel.ReadBack(typ, args.Inputs, env)
 	}
+	// Some providers derive the ID from what they generated (and Pulumi
+	// stores IDs in plain text).
+	if id, ok := providermodel.ID(typ, st.State); ok {
+		st.ID = id
+	}
+	if args.RegisterRPC != nil {
+		markAdditionalSecretOutputs(st.State, args.RegisterRPC.GetAdditionalSecretOutputs())
+	}
 	r.states[args.Name] = st
 	return st.ID, st.State.Copy(), nil
+}
+
+// markAdditionalSecretOutputs plays the engine's part of the
+// additionalSecretOutputs option: it records the named output properties
+// as secrets, whatever the provider returned (pulumi/pulumi pkg/resource/
+// deploy: the engine wraps each of them in a secret before the outputs
+// reach the program and the state; the SDK's mock monitor does not).
+func markAdditionalSecretOutputs(state resource.PropertyMap, names []string) {
+	for _, n := range names {
+		k := resource.PropertyKey(n)
+		if v, ok := state[k]; ok && !v.IsSecret() && !v.IsComputed() {
+			state[k] = resource.MakeSecret(v)
+		}
+	}
 }
 
 // env is what the mock world holds for a resource: the fake tools' output,
 // the VM's status, the generated key pair.
 func (r *recorder) env(args pulumi.MockResourceArgs) providermodel.Env {
-	env := providermodel.Env{Preview: r.preview}
+	env := providermodel.Env{Preview: r.preview, Seed: args.Name}
 	switch args.TypeToken {
 	case providermodel.TypeLocalCommand:
 		e := args.Inputs["environment"]
@@ -157,8 +199,18 @@ func (r *recorder) env(args pulumi.MockResourceArgs) providermodel.Env {
 			env.Stdout = mockHostKey + "\n"
 			env.Preview = false
 		}
+	case providermodel.TypeRandomString, providermodel.TypeRandomPassword, providermodel.TypeRandomBytes:
+		// Answered in a preview too, as the address lookup below: the
+		// SDK's mock monitor cannot carry an unknown value inside a secret
+		// input (the bootstrap configs on stdin are secrets built from these).
+		env.Preview = false
 	case providermodel.TypeRemoteCommand:
 		env.Stdout = "ok"
+		// Answered in a preview too, for the same reason: a readiness check
+		// resolves its node's address, which the Kubernetes steps' secret
+		// connections carry, and kube-init's hash and the kubeconfig flow
+		// into secret inputs. A real preview leaves them unknown.
+		env.Preview = false
 		// A DHCP node's address lookup prints the lease. It is answered in
 		// a preview too: the SDK's mock monitor cannot carry an unknown value
 		// inside the readiness check's secret connection.
@@ -167,6 +219,14 @@ func (r *recorder) env(args pulumi.MockResourceArgs) providermodel.Env {
 				id, _ := strconv.Atoi(m[1])
 				env.Stdout = mockLeaseIP(id)
 				env.Preview = false
+			}
+			// kube-init.sh prints kubeadm's discovery hash of the CA,
+			// kube-kubeconfig.sh the admin kubeconfig.
+			if m := kubeInitRe.FindStringSubmatch(c.StringValue()); m != nil {
+				env.Stdout = mockCACertHash(m[1])
+			}
+			if m := kubeconfigRe.FindStringSubmatch(c.StringValue()); m != nil {
+				env.Stdout = mockKubeconfig(m[1], r.kubeServer)
 			}
 		}
 	case providermodel.TypeVM:
@@ -215,6 +275,51 @@ func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 
 // addressLookupRe finds the VM ID in a node-address.sh command line.
 var addressLookupRe = regexp.MustCompile(`'node-address' '(\d+)'`)
+
+// kubeInitRe and kubeconfigRe find the node in kube-init.sh and
+// kube-kubeconfig.sh command lines.
+var (
+	kubeInitRe   = regexp.MustCompile(`'kube-init' '([^']+)'`)
+	kubeconfigRe = regexp.MustCompile(`'kube-kubeconfig' '([^']+)'`)
+)
+
+// mockCACertHash is the discovery hash kube-init.sh prints for a node:
+// sha256:<64 hex>, as kubeadm's pubkeypin.Hash formats it.
+func mockCACertHash(node string) string {
+	sum := sha256.Sum256([]byte("ca of " + node))
+	return "sha256:" + hex.EncodeToString(sum[:]) + "\n"
+}
+
+// mockClientKey is the (fake) client key inside the mock kubeconfig: a
+// value the secret checks look for.
+const mockClientKey = "bW9jay1jbGllbnQta2V5LW9mLWFkbWluLWNvbmY="
+
+// mockKubeconfig is the admin.conf kube-kubeconfig.sh prints: server is
+// the API host (the node unless the test sets another).
+func mockKubeconfig(node, server string) string {
+	if server == "" {
+		server = node
+	}
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: nixlab
+  cluster:
+    server: https://%s:6443
+    certificate-authority-data: Y2E=
+contexts:
+- name: kubernetes-admin@nixlab
+  context:
+    cluster: nixlab
+    user: kubernetes-admin
+current-context: kubernetes-admin@nixlab
+users:
+- name: kubernetes-admin
+  user:
+    client-certificate-data: Y2VydA==
+    client-key-data: %s
+`, server, mockClientKey)
+}
 
 // mockLeaseIP is the DHCP address the mock guest agent reports for a VM ID:
 // distinct for every VM ID below 64000.

@@ -55,10 +55,12 @@ func noNFSNoSwap(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	return map[string]string{
-		"nixlab:nfs":       "",
-		"nixlab:template":  string(b),
-		"nixlab:adminUser": "ops",
-		"nixlab:timezone":  "Europe/Berlin",
+		"nixlab:nfs": "",
+		// Without NFS there is no StorageClass to configure.
+		"nixlab:kubernetes": `{"cni":"flannel"}`,
+		"nixlab:template":   string(b),
+		"nixlab:adminUser":  "ops",
+		"nixlab:timezone":   "Europe/Berlin",
 	}
 }
 

@@ -76,7 +76,9 @@ func assertCloneChain(t *testing.T, rec *recorder, order []string) {
 // group order and the VM names of the `nodes` stack output as listed.
 func deployOrdered(t *testing.T, groups string) (*recorder, []string, []string) {
 	t.Helper()
-	cfg := labConfig(t, map[string]string{"nixlab:nodeGroups": groups})
+	// Several control planes would need an API endpoint; the clone order
+	// does not depend on the cluster.
+	cfg := labConfig(t, map[string]string{"nixlab:nodeGroups": groups, "nixlab:kubernetes": `{"enabled":false}`})
 	var listed, order []string
 	rec, err := runMocked(t, cfg, false, withLab(func(ctx *pulumi.Context, c *stack.Config, lab *stack.Lab) error {
 		order = c.GroupOrder()

@@ -139,18 +139,37 @@ func TestContentHashChangeReplacesOnlyTemplateResources(t *testing.T) {
 	}
 }
 
-// A replaced node (deleteBeforeReplace) takes its own checks along, never
-// the next node.
+// A replaced node (deleteBeforeReplace) takes its own checks and
+// Kubernetes steps along (it leaves and joins again; the first control
+// plane's are the cluster's init, kubeconfig and check, whose triggers
+// name its VM, and the Kubernetes provider of the new cluster), never the
+// next node.
 func TestNodeReplacementStaysWithTheNode(t *testing.T) {
 	rec, err := runMocked(t, labConfig(t, nil), false, stack.Program)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range labNodes {
+	for i, n := range labNodes {
+		own := []string{n.res + "-ready", n.res + "-address"}
+		if i == 0 {
+			// A new first control plane is a new cluster: init runs again
+			// (new CA), and the provider's identifier (cluster name and CA
+			// hash) changes with it.
+			own = append(own, n.res+"-kube-init", kubeconfigStep, kubeCheckStep, kubeProvider)
+		} else {
+			own = append(own, nodeSteps(n.res)...)
+		}
 		got := dependentReplacements(t, rec, n.res)
 		for _, name := range got {
-			if name != n.res+"-ready" && name != n.res+"-address" {
+			if !slices.Contains(own, name) {
 				t.Errorf("replacing %s replaces %s at once (all: %v)", n.res, name, got)
+			}
+		}
+		if i > 0 {
+			for _, s := range nodeSteps(n.res) {
+				if !slices.Contains(got, s) {
+					t.Errorf("replacing %s does not make it join again: %s stays (%v)", n.res, s, got)
+				}
 			}
 		}
 		if !slices.Contains(got, n.res+"-ready") {

@@ -91,7 +91,8 @@ func TestSecondRunAfterScalingOnlyAddsNodes(t *testing.T) {
 		}
 	}
 	slices.Sort(added)
-	if want := []string{"workers-3", "workers-3-address", "workers-3-ready", "workers-4", "workers-4-address", "workers-4-ready"}; !slices.Equal(added, want) {
+	if want := []string{"workers-3", "workers-3-address", "workers-3-kube-join", "workers-3-kube-node", "workers-3-kube-prepare", "workers-3-ready",
+		"workers-4", "workers-4-address", "workers-4-kube-join", "workers-4-kube-node", "workers-4-kube-prepare", "workers-4-ready"}; !slices.Equal(added, want) {
 		t.Errorf("scaling 2 -> 4 workers created %v, want %v", added, want)
 	}
 }
@@ -194,7 +195,8 @@ func TestSecondRunAfterScalingDownOnlyRemovesNodes(t *testing.T) {
 		}
 	}
 	slices.Sort(removed)
-	if want := []string{"workers-2", "workers-2-address", "workers-2-ready", "workers-3", "workers-3-address", "workers-3-ready"}; !slices.Equal(removed, want) {
+	if want := []string{"workers-2", "workers-2-address", "workers-2-kube-join", "workers-2-kube-node", "workers-2-kube-prepare", "workers-2-ready",
+		"workers-3", "workers-3-address", "workers-3-kube-join", "workers-3-kube-node", "workers-3-kube-prepare", "workers-3-ready"}; !slices.Equal(removed, want) {
 		t.Errorf("scaling 3 -> 1 workers removes %v, want %v", removed, want)
 	}
 }

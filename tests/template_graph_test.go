@@ -458,7 +458,10 @@ func TestHashIgnoresCloneTimeSettings(t *testing.T) {
 		"control plane only": `{"control-plane":{"role":"control-plane","count":1,"vmIdStart":9100}}`,
 	}
 	for name, groups := range variants {
-		cfg := labConfig(t, map[string]string{"nixlab:nodeGroups": groups})
+		// Three control planes need an API endpoint (a cluster setting,
+		// which does not reach the image either).
+		cfg := labConfig(t, map[string]string{"nixlab:nodeGroups": groups,
+			"nixlab:kubernetes": `{"controlPlaneEndpoint":"k8s.lab.example"}`})
 		cfg["nixlab:stateDir"] = base["nixlab:stateDir"]
 		_, other := deployLab(t, cfg, true)
 		if other.Template.Hash != lab.Template.Hash {

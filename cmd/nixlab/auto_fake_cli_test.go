@@ -22,10 +22,16 @@ case "$1 ${2:-}" in
 	if [[ -n "${FAKE_NO_STACK:-}" ]]; then echo "error: no stack named '$4' found" >&2; exit 255; fi ;;
 "stack init") ;;
 "stack output")
+	# A secret output is "[secret]" unless --show-secrets (pulumi
+	# sdk/go/auto/local_workspace.go, StackOutputs, runs both and compares).
+	# FAKE_KUBECONFIG_JSON, a JSON string, is the secret output kubeconfig.
+	kc=""
 	if [[ " $* " == *" --show-secrets "* ]]; then
-		echo '{"inventory":"[all]\nn1\n","sshPrivateKey":"KEYMATERIAL"}'
+		if [[ -n "${FAKE_KUBECONFIG_JSON:-}" ]]; then kc=",\"kubeconfig\":${FAKE_KUBECONFIG_JSON}"; fi
+		echo '{"inventory":"[all]\nn1\n","sshPrivateKey":"KEYMATERIAL"'"${kc}"'}'
 	else
-		echo '{"inventory":"[all]\nn1\n","sshPrivateKey":"[secret]"}'
+		if [[ -n "${FAKE_KUBECONFIG_JSON:-}" ]]; then kc=',"kubeconfig":"[secret]"'; fi
+		echo '{"inventory":"[all]\nn1\n","sshPrivateKey":"[secret]"'"${kc}"'}'
 	fi ;;
 "plugin ls") echo "${FAKE_PLUGINS:-[]}" ;;
 "plugin install")
@@ -41,7 +47,8 @@ esac
 
 // allPlugins is `pulumi plugin ls --json` with every required plugin.
 const allPlugins = `[{"name":"proxmoxve","kind":"resource","version":"6.18.1"},
-{"name":"command","kind":"resource","version":"1.2.1"},{"name":"tls","kind":"resource","version":"5.2.0"}]`
+{"name":"command","kind":"resource","version":"1.2.1"},{"name":"tls","kind":"resource","version":"5.2.0"},
+{"name":"kubernetes","kind":"resource","version":"4.32.0"},{"name":"random","kind":"resource","version":"4.18.0"}]`
 
 // fakeCLI puts fakePulumi first on PATH, gives it a project directory and
 // returns that directory and the invocation log.

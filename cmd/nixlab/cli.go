@@ -107,7 +107,11 @@ func missingPulumiMessage(name string) string {
 		"then `pulumi login` (or `pulumi login --local`). `nixlab plan` works without it.", name)
 }
 
-// stackFlags are --stack and --dir, common to every command.
+// defaultStack is the stack every command works on without --stack: the
+// reference homelab, Pulumi.lab.yaml.
+const defaultStack = "lab"
+
+// stackFlags are --stack (-s) and --dir, common to every command.
 type stackFlags struct {
 	stack string
 	dir   string
@@ -115,7 +119,8 @@ type stackFlags struct {
 
 // register adds --stack and --dir to f.
 func (s *stackFlags) register(f *flags) {
-	f.StringVar(&s.stack, "stack", "lab", "stack `name` (its config is Pulumi.<name>.yaml in --dir)")
+	f.StringVar(&s.stack, "stack", defaultStack, "stack `name` (its config is Pulumi.<name>.yaml in --dir)")
+	f.StringVar(&s.stack, "s", defaultStack, "shorthand for --stack `name`")
 	f.StringVar(&s.dir, "dir", ".", "project `directory` holding Pulumi.yaml")
 }
 

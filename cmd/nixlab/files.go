@@ -155,15 +155,15 @@ func writePublicFile(path string, data []byte) error {
 // writePrivateFile writes data to path with mode 0600, also when path
 // exists already with another mode; missing parent directories are created
 // with mode 0700. It refuses when path is a symlink (or anything but a
-// regular file), so the key cannot be redirected to another place. The data
+// regular file), so the secret cannot be redirected to another place. The data
 // never sits in a file readable by others: the temporary file is 0600 from
 // its creation.
 func writePrivateFile(path string, data []byte) error {
 	switch fi, err := os.Lstat(path); {
 	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("refusing to write the key to %s: it is a symlink", path)
+		return fmt.Errorf("refusing to write %s: it is a symlink (nixlab writes secrets only to regular files, never through a link)", path)
 	case err == nil && !fi.Mode().IsRegular():
-		return fmt.Errorf("refusing to write the key to %s: it is not a regular file", path)
+		return fmt.Errorf("refusing to write %s: it is not a regular file", path)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("check %s: %w", path, err)
 	}

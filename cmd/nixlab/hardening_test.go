@@ -31,7 +31,7 @@ func TestStackNameWithPathRefused(t *testing.T) {
 	}
 	commands := [][]string{
 		{"plan"}, {"preview"}, {"up"}, {"refresh"}, {"destroy", "--yes"},
-		{"outputs"}, {"inventory"}, {"ssh-key"},
+		{"outputs"}, {"inventory"}, {"ssh-key"}, {"kubeconfig"},
 	}
 	// A project whose parent holds a stack file the traversal would reach.
 	root := t.TempDir()
@@ -78,7 +78,7 @@ func TestOutputDirectoryRefused(t *testing.T) {
 		{filepath.Join(file, "out.txt"), "is not a directory"},
 		{filepath.Join(file, "a", "out.txt"), "is not a directory"},
 	}
-	for _, cmd := range []string{"plan", "inventory", "ssh-key"} {
+	for _, cmd := range []string{"plan", "inventory", "ssh-key", "kubeconfig"} {
 		for _, c := range cases {
 			for _, flagName := range []string{"-o", "--output"} {
 				t.Run(cmd+" "+flagName+" "+c.path, func(t *testing.T) {

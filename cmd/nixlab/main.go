@@ -1,6 +1,6 @@
 // Command nixlab deploys and inspects the nixlab stack (a NixOS template on
-// Proxmox VE and Kubernetes nodes cloned from it) through the Pulumi
-// Automation API, without a separate `pulumi up` step:
+// Proxmox VE, nodes cloned from it and the kubeadm cluster on them) through
+// the Pulumi Automation API, without a separate `pulumi up` step:
 //
 //	nixlab plan                 # offline: validate the config, show the stack graph
 //	nixlab plan --against old.json  # offline: which nodes an edit reboots
@@ -9,6 +9,7 @@
 //	nixlab outputs              # stack outputs, secrets masked
 //	nixlab inventory            # write inventory.ini for Ansible
 //	nixlab ssh-key              # write the nodes' SSH private key (mode 0600)
+//	nixlab kubeconfig           # write the cluster's admin kubeconfig (mode 0600)
 //	nixlab refresh
 //	nixlab destroy --yes
 //
@@ -66,6 +67,7 @@ func commands() []command {
 		{"outputs", "print the stack outputs (secrets masked)", runOutputs},
 		{"inventory", "write the Ansible inventory from the stack outputs", runInventory},
 		{"ssh-key", "write the nodes' SSH private key to a 0600 file", runSSHKey},
+		{"kubeconfig", "write the cluster's admin kubeconfig to a 0600 file", runKubeconfig},
 	}
 }
 
@@ -99,10 +101,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 
 // usage writes the top-level usage to w.
 func (c *cli) usage(w io.Writer) {
-	fmt.Fprint(w, "nixlab builds a NixOS template on Proxmox VE and clones Kubernetes nodes from it.\n\n")
+	fmt.Fprint(w, "nixlab builds a NixOS template on Proxmox VE, clones nodes from it and runs a kubeadm cluster on them.\n\n")
 	fmt.Fprint(w, "Usage:\n\n\tnixlab <command> [flags]\n\nCommands:\n\n")
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "\t%-10s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "\t%-11s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprint(w, "\nRun `nixlab <command> --help` for the flags of a command.\n"+
 		"All commands but plan need the Pulumi CLI on PATH and a backend login (pulumi login).\n")

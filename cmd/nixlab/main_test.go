@@ -108,6 +108,7 @@ func TestLifecycleStackSelection(t *testing.T) {
 		{[]string{"up"}, call{op: "up", stack: "lab", dir: "."}},
 		{[]string{"up", "--stack", "prod", "--dir", "/tmp"}, call{op: "up", stack: "prod", dir: "/tmp"}},
 		{[]string{"up", "-stack=prod", "-dir=/tmp"}, call{op: "up", stack: "prod", dir: "/tmp"}},
+		{[]string{"up", "-s", "prod"}, call{op: "up", stack: "prod", dir: "."}},
 		{[]string{"preview"}, call{op: "preview", stack: "lab", dir: "."}},
 		{[]string{"preview", "--stack", "dev"}, call{op: "preview", stack: "dev", dir: "."}},
 		{[]string{"refresh"}, call{op: "refresh", stack: "lab", dir: "."}},
@@ -143,6 +144,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"outputs", "--jsn"}, "flag provided but not defined", "-show-secrets"},
 		{[]string{"inventory", "--format", "xml"}, `--format "xml": want ini, yaml or kubespray`, "-output"},
 		{[]string{"ssh-key", "--force"}, "flag provided but not defined", "-output"},
+		{[]string{"kubeconfig", "--show-secrets"}, "flag provided but not defined", "-output"},
+		{[]string{"kubeconfig", "-s", ""}, "--stack must not be empty", "-stack"},
 		{[]string{"plan", "--format", "svg"}, `--format "svg": want text, json, mermaid or dot`, "-format"},
 		{[]string{"plan", "--dir", "/nonexistent-nixlab"}, `--dir "/nonexistent-nixlab" does not exist`, "-dir"},
 		{[]string{"up", "--dir", "/nonexistent-nixlab"}, `--dir "/nonexistent-nixlab" does not exist`, "-dir"},
@@ -208,14 +211,15 @@ func TestTopLevelUsage(t *testing.T) {
 
 func TestSubcommandHelp(t *testing.T) {
 	flagsOf := map[string][]string{
-		"up":        {"-stack", "-dir"},
-		"preview":   {"-stack", "-dir"},
-		"refresh":   {"-stack", "-dir"},
-		"destroy":   {"-stack", "-dir", "-yes"},
-		"outputs":   {"-stack", "-dir", "-json", "-show-secrets"},
-		"inventory": {"-stack", "-dir", "-format", "-output", "-o "},
-		"ssh-key":   {"-stack", "-dir", "-output", "-o "},
-		"plan":      {"-stack", "-dir", "-format", "-output", "-o "},
+		"up":         {"-stack", "-dir"},
+		"preview":    {"-stack", "-dir"},
+		"refresh":    {"-stack", "-dir"},
+		"destroy":    {"-stack", "-dir", "-yes"},
+		"outputs":    {"-stack", "-dir", "-json", "-show-secrets"},
+		"inventory":  {"-stack", "-dir", "-format", "-output", "-o "},
+		"ssh-key":    {"-stack", "-dir", "-output", "-o "},
+		"kubeconfig": {"-stack", "-s ", "-dir", "-output", "-o "},
+		"plan":       {"-stack", "-dir", "-format", "-output", "-o "},
 	}
 	if len(flagsOf) != len(commands()) {
 		t.Fatalf("test covers %d commands, nixlab has %d", len(flagsOf), len(commands()))
@@ -272,7 +276,7 @@ func TestEngineErrors(t *testing.T) {
 		Err: errors.New("failed to run update: exit status 255"),
 	}
 	for _, args := range [][]string{
-		{"up"}, {"preview"}, {"refresh"}, {"destroy", "--yes"}, {"outputs"}, {"inventory"}, {"ssh-key"},
+		{"up"}, {"preview"}, {"refresh"}, {"destroy", "--yes"}, {"outputs"}, {"inventory"}, {"ssh-key"}, {"kubeconfig"},
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			h := &harness{engine: &fakeEngine{err: engineErr}}
@@ -305,7 +309,7 @@ func TestInterrupted(t *testing.T) {
 
 func TestMissingPulumiCLI(t *testing.T) {
 	for _, args := range [][]string{
-		{"up"}, {"preview"}, {"refresh"}, {"destroy"}, {"destroy", "--yes"}, {"outputs"}, {"inventory"}, {"ssh-key"},
+		{"up"}, {"preview"}, {"refresh"}, {"destroy"}, {"destroy", "--yes"}, {"outputs"}, {"inventory"}, {"ssh-key"}, {"kubeconfig"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			h := &harness{noPulumi: true}

@@ -18,7 +18,7 @@ func runOutputs(ctx context.Context, c *cli, args []string) int {
 			"block), or as one JSON object with --json. Secret outputs show as [secret] unless --show-secrets.")
 	sf.register(f)
 	f.BoolVar(&asJSON, "json", false, "print the outputs as a JSON object")
-	f.BoolVar(&showSecrets, "show-secrets", false, "reveal secret outputs (the SSH private key)")
+	f.BoolVar(&showSecrets, "show-secrets", false, "reveal secret outputs (the SSH private key, the kubeconfig)")
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}

@@ -26,11 +26,20 @@ type pluginSource struct {
 	fallback string
 }
 
-// pluginSources are the providers stack.Program uses.
+// pluginSources are the providers stack.Program uses. name is the "name" in
+// the SDK's go/<package>/pulumi-plugin.json (e.g. pulumi-kubernetes
+// sdk/v4@v4.32.0 go/kubernetes/pulumi-plugin.json: "kubernetes"; pulumi-random
+// sdk/v4@v4.18.0 go/random/pulumi-plugin.json: "random"), the plugin the
+// engine loads for the SDK's resources; fallback is go.mod's version.
+// kubernetes serves the KubernetesCluster add-ons (helm/v3.Release,
+// storage/v1.StorageClass) and random its bootstrap token and certificate
+// key.
 var pluginSources = []pluginSource{
 	{name: "proxmoxve", module: "github.com/muhlba91/pulumi-proxmoxve/sdk/v6", fallback: "6.18.1"},
 	{name: "command", module: "github.com/pulumi/pulumi-command/sdk", fallback: "1.2.1"},
 	{name: "tls", module: "github.com/pulumi/pulumi-tls/sdk/v5", fallback: "5.2.0"},
+	{name: "kubernetes", module: "github.com/pulumi/pulumi-kubernetes/sdk/v4", fallback: "4.32.0"},
+	{name: "random", module: "github.com/pulumi/pulumi-random/sdk/v4", fallback: "4.18.0"},
 }
 
 // requiredPlugins returns the provider plugins with the versions of their Go

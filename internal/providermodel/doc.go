@@ -5,7 +5,11 @@
 //   - bpg/terraform-provider-proxmox v0.69.1 (pulumi-proxmoxve v6.18.1),
 //     through pulumi-terraform-bridge v3.99.0;
 //   - pulumi-command v1.2.1 (a pulumi-go-provider "infer" provider);
-//   - hashicorp/terraform-provider-tls through pulumi-tls v5.2.0.
+//   - hashicorp/terraform-provider-tls through pulumi-tls v5.2.0;
+//   - hashicorp/terraform-provider-random (v3.7.1) through pulumi-random
+//     v4.18.0 (random.go);
+//   - pulumi-kubernetes v4.32.0: its provider resource, helm/v3 Release,
+//     StorageClass and Namespace (kubernetes.go).
 //
 // Each behaviour is one Rule: a small named function with the upstream file
 // and function it follows. ReadBack turns the inputs a program registers

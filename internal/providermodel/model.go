@@ -51,6 +51,9 @@ type Env struct {
 	// generated key pair (the public key as it prints it, newline-ended).
 	PublicKeyOpenssh  string
 	PrivateKeyOpenssh string
+	// Seed makes what a provider generates (random values, object UIDs)
+	// deterministic: the model derives them from it.
+	Seed string
 }
 
 // Rules returns the rules of a resource type in the order they apply; nil
@@ -65,6 +68,20 @@ func Rules(typ string) []Rule {
 		return localCommandRules
 	case TypePrivateKey:
 		return privateKeyRules
+	case TypeRandomString:
+		return randomStringRules
+	case TypeRandomPassword:
+		return randomPasswordRules
+	case TypeRandomBytes:
+		return randomBytesRules
+	case TypeKubernetesProvider:
+		return kubernetesProviderRules
+	case TypeHelmRelease:
+		return helmReleaseRules
+	case TypeStorageClass:
+		return storageClassRules
+	case TypeNamespace:
+		return namespaceRules
 	}
 	return nil
 }
@@ -132,6 +149,12 @@ func Diff(typ string, oldInputs, oldState, news resource.PropertyMap, ignoreChan
 		d = commandDiff(oldState, cfg)
 	case TypePrivateKey:
 		d = privateKeyDiff(oldState, cfg)
+	case TypeRandomString, TypeRandomPassword, TypeRandomBytes:
+		d = randomDiff(oldState, cfg)
+	case TypeKubernetesProvider:
+		d = kubernetesProviderDiff(oldInputs, cfg)
+	case TypeHelmRelease, TypeStorageClass, TypeNamespace:
+		d = kubernetesObjectDiff(typ, oldInputs, cfg)
 	default:
 		d = plainDiff(oldState, cfg)
 	}

@@ -36,6 +36,7 @@ let
     gawk
     e2fsprogs
     nfs-utils # mount.nfs for NFS volumes
+    openssl # kube-init.sh: the CA's discovery hash (kubeadm's pubkeypin)
     procps
     systemd
   ];

@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# kube-init.sh — runs ON the first control-plane node, over SSH, as the
+# (non-root) admin user; `sudo -n` for what needs root. Creates the cluster
+# with `kubeadm init` (or finds it already created) and prints the CA
+# certificate hash that joining nodes pin.
+#
+# Usage (as run by a Pulumi command:remote:Command):
+#   bash -c '<this script>' kube-init <node> <version|-> <vipManifestBase64|-> <timeoutSeconds>
+#       stdin: the kubeadm InitConfig YAML (components/kubeadm InitConfig: it
+#              holds the bootstrap token and the certificate key)
+#
+#   node               the node's name, ^[A-Za-z0-9][A-Za-z0-9.-]*$ (messages)
+#   version            major.minor the cluster must run, or - for any
+#   vipManifestBase64  the kube-vip static pod (base64), or - without a VIP
+#   timeoutSeconds     positive integer: bound of `kubeadm init` and of every
+#                      wait for the API server
+#
+# Steps, in this order (the phase name is the one in messages):
+#   version   `kubeadm version -o short` must print vMAJOR.MINOR.PATCH with
+#             major.minor = version (unless -); else refused, naming both and
+#             the nixpkgs pin to change.
+#   config    stdin must hold the placeholder NIXLAB_KUBEADM_VERSION exactly
+#             once; it becomes the node's kubeadm version (kubeadm never looks
+#             one up). The config goes to a root-only file (umask 077, in a
+#             `sudo mktemp -d` directory under /run, removed on exit).
+#   state     /etc/kubernetes/admin.conf present: wait (bounded) for the API
+#             server through it. It answers and ConfigMap kube-public/
+#             cluster-info exists (written by init's bootstrap-token phase,
+#             after which only kubelet-finalize and addons run): the cluster
+#             is made, nothing is re-initialised. It answers without
+#             cluster-info: an init stopped part-way, before any node could
+#             join: `kubeadm reset -f`, then init. It does not answer: refused
+#             (a control plane that is down may hold a cluster; nothing is
+#             reset), with the command to start over by hand.
+#             admin.conf absent but /etc/kubernetes/pki/ca.crt present: an
+#             init that failed before its kubeconfig phase: `kubeadm reset -f`
+#             first.
+#   kube-vip  (with a VIP, before init) the manifest goes to
+#             /etc/kubernetes/manifests/kube-vip.yaml. On Kubernetes >= 1.29
+#             its kubeconfig host path /etc/kubernetes/admin.conf is swapped
+#             for /etc/kubernetes/super-admin.conf during init (admin.conf has
+#             no rights until init binds it: kube-vip/kube-vip#684,
+#             kubernetes/kubeadm#3274) and restored after it. Because the
+#             directory is then not empty, init runs with
+#             --ignore-preflight-errors=DirAvailable--etc-kubernetes-manifests
+#             (cmd/kubeadm/app/preflight/checks.go RunInitNodeChecks; the flag
+#             may be mixed with --config: validation.go isAllowedFlag).
+#   kubeadm init
+#             `kubeadm init --upload-certs --config <file>`, bounded by
+#             timeoutSeconds. Then the kube-vip manifest is restored and the
+#             API server must answer through admin.conf (the VIP) again.
+#   ca hash   sha256 of the DER SubjectPublicKeyInfo of /etc/kubernetes/pki/
+#             ca.crt (kubeadm's discovery hash: cmd/kubeadm/app/util/pubkeypin
+#             Hash), with openssl.
+#
+# stdout: exactly one line, `sha256:<64 hex>`.
+# stderr: progress lines `[<node>] <phase>: <what>`; on failure
+#   `[<node>] <phase>: failed: <why>` and the last 20 lines of the tool's
+#   output, with bootstrap tokens and 64-hex strings redacted.
+# Exit: 0 done; 1 failed; 2 invalid arguments (nothing is run then).
+#
+# Tools used: bash, sudo, kubeadm, kubectl, timeout, mktemp, tee, rm, test,
+# cat, base64, sed, tail, openssl, sha256sum, sleep.
+set -euo pipefail
+PATH="/run/wrappers/bin:/run/current-system/sw/bin:$PATH"
+umask 077
+# For tests only (nothing else reads the environment):
+#   NIXLAB_KUBE_DIR           stands for /etc/kubernetes
+#   NIXLAB_RUN_DIR            stands for /run (secrets go below it)
+#   NIXLAB_KUBE_POLL_SECONDS  poll interval of every wait (default 5)
+readonly KUBE_DIR="${NIXLAB_KUBE_DIR:-/etc/kubernetes}"
+readonly RUN_DIR="${NIXLAB_RUN_DIR:-/run}"
+readonly POLL_SECONDS="${NIXLAB_KUBE_POLL_SECONDS:-5}"
+readonly SCRIPT_NAME="kube-init"
+readonly PLACEHOLDER="NIXLAB_KUBEADM_VERSION"
+readonly ADMIN_CONF="/etc/kubernetes/admin.conf"
+readonly SUPER_ADMIN_CONF="/etc/kubernetes/super-admin.conf"
+readonly MANIFESTS_PREFLIGHT="DirAvailable--etc-kubernetes-manifests"
+
+NODE="kube-init"
+PHASE="arguments"
+OUT=""
+SECRET_DIR=""
+SECRET_PATH=""
+INPUT=""
+KUBEADM_VERSION=""
+KUBE_MINOR=""
+WANT=""
+VIP=""
+TIMEOUT=""
+MANIFEST=""
+
+usage() {
+  printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2
+  printf 'usage: %s <node> <version major.minor|-> <vipManifestBase64|-> <timeoutSeconds>  (stdin: kubeadm InitConfig)\n' "$SCRIPT_NAME" >&2
+  exit 2
+}
+
+parse_args() {
+  (( $# == 4 )) || usage "expected 4 arguments, got $#"
+  [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || usage "invalid node name '$1'"
+  [[ "$2" == - || "$2" =~ ^[0-9]+\.[0-9]+$ ]] || usage "invalid version '$2': use major.minor (1.35) or -"
+  [[ "$4" =~ ^[1-9][0-9]{0,8}$ ]] || usage "invalid timeout '$4': use a positive number of seconds"
+  NODE="$1"
+  WANT="$2"
+  VIP="$3"
+  TIMEOUT="$4"
+  if [[ "$VIP" != - ]]; then
+    MANIFEST="$(printf '%s' "$VIP" | base64 -d 2>/dev/null)" || usage "the kube-vip manifest is not valid base64"
+    [[ "$MANIFEST" == *"path: $ADMIN_CONF"* ]] ||
+      usage "the kube-vip manifest does not mount $ADMIN_CONF (no 'path: $ADMIN_CONF' line)"
+  fi
+}
+
+# Shared helpers: each kube-*.sh is sent alone as `bash -c`, so nothing can be
+# sourced; these functions have the same text in every script that uses them
+# (TestScriptKubeCommon_SharedFunctionsIdentical checks it).
+
+# log MESSAGE prints a progress line `[<node>] <phase>: <message>` on stderr.
+log() {
+  printf '[%s] %s: %s\n' "$NODE" "$PHASE" "$*" >&2
+}
+
+# redact copies stdin to stdout with bootstrap tokens ([a-z0-9]{6}.[a-z0-9]{16},
+# kubeadm's bootstraptoken pattern) and 64-hex strings (certificate keys)
+# replaced: kubeadm prints both (init's join command, upload-certs' key).
+redact() {
+  sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<redacted-token>/g' -e 's/[0-9a-fA-F]{64}/<redacted-hex>/g'
+}
+
+# fail MESSAGE reports the failure and the last 20 lines of the last tool's
+# output ($OUT, redacted), then exits 1.
+fail() {
+  local line
+  log "failed: $*"
+  if [[ -n "$OUT" ]]; then
+    while IFS= read -r line; do
+      printf '[%s] %s:   | %s\n' "$NODE" "$PHASE" "$line" >&2
+    done < <(printf '%s\n' "$OUT" | tail -n 20 | redact)
+  fi
+  exit 1
+}
+
+# run CMD... runs a command with stdout and stderr captured in OUT and
+# returns its exit status.
+run() {
+  local rc=0
+  OUT="$("$@" 2>&1)" || rc=$?
+  return "$rc"
+}
+
+# kubectl_admin ARGS... runs kubectl as root with the cluster admin's
+# kubeconfig (admin.conf is root-only), each request bounded to 30 s.
+kubectl_admin() {
+  sudo -n kubectl --kubeconfig "$KUBE_DIR/admin.conf" --request-timeout=30s "$@"
+}
+
+# wait_until SECONDS CMD... runs CMD every POLL_SECONDS until it succeeds;
+# returns 1 once SECONDS have passed (by bash's whole-second clock) without success.
+wait_until() {
+  local limit="$1" deadline
+  shift
+  deadline=$((SECONDS + limit))
+  until "$@"; do
+    (( SECONDS < deadline )) || return 1
+    sleep "$POLL_SECONDS"
+  done
+}
+
+# api_ready succeeds when the API server answers /readyz through admin.conf.
+api_ready() {
+  run kubectl_admin get --raw=/readyz
+}
+
+# cleanup removes the root-only directory holding this run's secrets.
+cleanup() {
+  if [[ -n "$SECRET_DIR" ]]; then
+    sudo -n rm -rf -- "$SECRET_DIR" || true
+  fi
+}
+
+# secret_file NAME CONTENT writes CONTENT (a secret: it goes through a pipe,
+# never an argument) to NAME in a root-only directory under RUN_DIR, created
+# on first use and removed when the script exits; prints nothing, sets
+# SECRET_PATH.
+secret_file() {
+  if [[ -z "$SECRET_DIR" ]]; then
+    trap cleanup EXIT
+    SECRET_DIR="$(sudo -n mktemp -d "$RUN_DIR/nixlab-kube.XXXXXX")" ||
+      fail "cannot create a root-only directory under $RUN_DIR with 'sudo -n mktemp -d' (the admin user needs passwordless sudo)"
+  fi
+  SECRET_PATH="$SECRET_DIR/$1"
+  printf '%s\n' "$2" | sudo -n tee "$SECRET_PATH" >/dev/null ||
+    fail "cannot write $SECRET_PATH"
+}
+
+# read_stdin reads all of stdin into INPUT; fails when it is empty.
+read_stdin() {
+  INPUT=""
+  IFS= read -r -d '' INPUT || true
+  [[ -n "${INPUT//[[:space:]]/}" ]] || fail "nothing on stdin: $1 expected"
+}
+
+# check_version WANT sets KUBEADM_VERSION (vMAJOR.MINOR.PATCH) from `kubeadm version -o short` (one line, the GitVersion:
+# cmd/kubeadm/app/cmd/version.go RunVersion) and, unless WANT is -, refuses
+# a kubeadm whose major.minor differs.
+check_version() {
+  local want="$1" have
+  if ! KUBEADM_VERSION="$(kubeadm version -o short 2>/dev/null)"; then
+    fail "cannot run 'kubeadm version -o short': is pkgs.kubernetes in the node image?"
+  fi
+  KUBEADM_VERSION="${KUBEADM_VERSION%%$'\n'*}"
+  [[ "$KUBEADM_VERSION" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+ ]] ||
+    fail "'kubeadm version -o short' printed '$KUBEADM_VERSION', not vMAJOR.MINOR.PATCH"
+  have="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
+  if [[ "$want" != - && "$have" != "$want" ]]; then
+    fail "the node's kubeadm is $KUBEADM_VERSION (Kubernetes $have) but the cluster must run $want: change the nixpkgs pin in nixos/flake.nix (or nixlab:kubernetes.version) so that they agree"
+  fi
+}
+
+kubeadm_reset() {
+  log "$1: resetting the node with 'kubeadm reset -f' first"
+  run sudo -n timeout --kill-after=30 "$TIMEOUT" kubeadm reset -f || fail "kubeadm reset -f failed"
+}
+
+# write_manifest CONTENT writes the kube-vip static pod unless it already
+# has exactly that content (the kubelet restarts a pod whose manifest changes).
+write_manifest() {
+  local path="$KUBE_DIR/manifests/kube-vip.yaml" current=""
+  current="$(sudo -n cat "$path" 2>/dev/null)" || current=""
+  [[ "$current" != "$1" ]] || return 0
+  sudo -n mkdir -p "$KUBE_DIR/manifests" || fail "cannot create $KUBE_DIR/manifests"
+  printf '%s\n' "$1" | sudo -n tee "$path" >/dev/null || fail "cannot write $path"
+}
+
+# super_admin_manifest prints MANIFEST with the kubeconfig host path swapped
+# to super-admin.conf (the line `path: /etc/kubernetes/admin.conf`; the
+# container's mountPath line is left alone).
+super_admin_manifest() {
+  local m="$MANIFEST"$'\n'
+  m="${m//"path: $ADMIN_CONF"$'\n'/"path: $SUPER_ADMIN_CONF"$'\n'}"
+  printf '%s' "${m%$'\n'}"
+}
+
+# cluster_made succeeds when the API answers and cluster-info exists;
+# returns 2 when the API answers without it.
+cluster_made() {
+  run kubectl_admin -n kube-public get configmap cluster-info -o name && return 0
+  [[ "$OUT" == *"(NotFound)"* ]] && return 2
+  fail "cannot read ConfigMap kube-public/cluster-info"
+}
+
+init_cluster() {
+  local -a ignore=()
+  if sudo -n test -e "$KUBE_DIR/pki/ca.crt"; then
+    PHASE="state"
+    kubeadm_reset "an earlier kubeadm init stopped before writing admin.conf"
+  fi
+  if [[ "$VIP" != - ]]; then
+    PHASE="kube-vip"
+    if (( KUBE_MINOR >= 29 )); then
+      log "writing the kube-vip manifest with $SUPER_ADMIN_CONF for the time of kubeadm init (kube-vip#684)"
+      write_manifest "$(super_admin_manifest)"
+    else
+      log "writing the kube-vip manifest"
+      write_manifest "$MANIFEST"
+    fi
+    ignore=("--ignore-preflight-errors=$MANIFESTS_PREFLIGHT")
+  fi
+  PHASE="kubeadm init"
+  log "running kubeadm init $KUBEADM_VERSION (up to $TIMEOUT s)"
+  run sudo -n timeout --kill-after=30 "$TIMEOUT" kubeadm init --upload-certs --config "$SECRET_PATH" "${ignore[@]}" ||
+    fail "kubeadm init failed"
+  log "control plane initialised"
+}
+
+main() {
+  parse_args "$@"
+  PHASE="config"
+  read_stdin "the kubeadm InitConfig"
+  PHASE="version"
+  check_version "$WANT"
+  KUBE_MINOR="${KUBEADM_VERSION#v*.}"
+  KUBE_MINOR="${KUBE_MINOR%%.*}"
+  PHASE="config"
+  local rest="${INPUT#*"$PLACEHOLDER"}"
+  [[ "$rest" != "$INPUT" && "$rest" != *"$PLACEHOLDER"* ]] ||
+    fail "the kubeadm config must contain $PLACEHOLDER exactly once (as kubernetesVersion)"
+  secret_file config.yaml "${INPUT/"$PLACEHOLDER"/"$KUBEADM_VERSION"}"
+
+  PHASE="state"
+  local made=1
+  if sudo -n test -e "$KUBE_DIR/admin.conf"; then
+    log "admin.conf exists: waiting for the API server"
+    wait_until "$TIMEOUT" api_ready ||
+      fail "admin.conf exists but the API server did not answer within $TIMEOUT s: a kubeadm init that failed part-way, or a control plane that is down. Nothing is reset automatically; to start over run 'sudo kubeadm reset -f' on $NODE (this destroys the cluster) and re-run"
+    made=0
+    cluster_made || made=$?
+    if (( made == 0 )); then
+      log "the cluster is already initialised; nothing to do"
+    else
+      kubeadm_reset "kubeadm init stopped before its bootstrap-token phase (no cluster-info)"
+    fi
+  fi
+  if (( made != 0 )); then
+    init_cluster
+  fi
+  if [[ "$VIP" != - ]]; then
+    PHASE="kube-vip"
+    write_manifest "$MANIFEST"
+    log "kube-vip manifest uses $ADMIN_CONF"
+  fi
+  PHASE="api"
+  log "waiting for the API server"
+  wait_until "$TIMEOUT" api_ready ||
+    fail "the API server did not answer through $KUBE_DIR/admin.conf (the control-plane endpoint) within $TIMEOUT s"
+  PHASE="ca hash"
+  local hash
+  hash="$(sudo -n cat "$KUBE_DIR/pki/ca.crt" | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum)" ||
+    fail "cannot compute the CA certificate hash of $KUBE_DIR/pki/ca.crt"
+  hash="${hash%% *}"
+  [[ "$hash" =~ ^[0-9a-f]{64}$ ]] || fail "sha256sum printed '$hash'"
+  printf 'sha256:%s\n' "$hash"
+}
+
+main "$@"
