@@ -58,9 +58,9 @@ if [[ -n "${FAKE_SYSTEMCTL_FAIL:-}" ]]; then echo "Failed to stop kubelet.servic
 //     RunVersion, case "short").
 //   - every other command needs root (app/preflight/checks.go
 //     IsPrivilegedUserCheck: "user is not running as root").
-//   - init: preflight (checks.go RunInitNodeChecks: DirAvailable for
-//     /etc/kubernetes/manifests unless ignored, FileAvailable for the
-//     static pod manifests), then the phases certs (pki/ca.crt),
+//   - init: preflight (v1.35.4 checks.go InitNodeChecks: FileAvailable for
+//     the static pod manifests; no check of the manifests directory
+//     itself), then the phases certs (pki/ca.crt),
 //     kubeconfig (admin.conf, super-admin.conf, kubelet.conf), etcd and
 //     control-plane manifests, wait-control-plane, upload-config,
 //     upload-certs (prints the key: app/cmd/phases/init/uploadcerts.go),
@@ -72,8 +72,7 @@ if [[ -n "${FAKE_SYSTEMCTL_FAIL:-}" ]]; then echo "Failed to stop kubelet.servic
 //     FAKE_INIT_FAIL=<phase> fails in kubeconfig (after certs),
 //     wait-control-plane (after the manifests; verbose output echoes the
 //     config with the token) or upload-config (API up, no cluster-info).
-//   - join: preflight (RunJoinNodeChecks: DirAvailable manifests,
-//     FileAvailable kubelet.conf and bootstrap-kubelet.conf, for a worker
+//   - join: preflight (v1.35.4 JoinNodeChecks: FileAvailable kubelet.conf and bootstrap-kubelet.conf, for a worker
 //     FileAvailable pki/ca.crt), discovery (app/discovery/token: the token's
 //     Secret must exist and not be expired, else "could not find a JWS
 //     signature in the cluster-info ConfigMap for token ID"; the CA hash
@@ -146,9 +145,6 @@ case "$1 ${2:-}" in
       exit 1
     fi
     [[ ! -e "$kd/manifests/kube-apiserver.yaml" ]] || preflight_fail FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml "/etc/kubernetes/manifests/kube-apiserver.yaml already exists"
-    if [[ -d "$kd/manifests" && -n "$(ls -A "$kd/manifests")" && "$ignore" != *DirAvailable--etc-kubernetes-manifests* ]]; then
-      preflight_fail DirAvailable--etc-kubernetes-manifests "/etc/kubernetes/manifests is not empty"
-    fi
     echo "[init] Using Kubernetes version: $kv"
     echo "[preflight] Running pre-flight checks"
     mkdir -p "$kd/pki" "$kd/manifests"
@@ -200,7 +196,6 @@ case "$1 ${2:-}" in
     printf '  kubeadm join 10.0.0.100:6443 --token %s \\\n\t--discovery-token-ca-cert-hash %s \\\n\t--control-plane --certificate-key %s\n' "$token" "$FAKE_CA_HASH" "$key"
     ;;
   "join --config")
-    [[ ! -d "$kd/manifests" || -z "$(ls -A "$kd/manifests")" ]] || preflight_fail DirAvailable--etc-kubernetes-manifests "/etc/kubernetes/manifests is not empty"
     [[ ! -e "$kd/kubelet.conf" ]] || preflight_fail FileAvailable--etc-kubernetes-kubelet.conf "/etc/kubernetes/kubelet.conf already exists"
     [[ ! -e "$kd/bootstrap-kubelet.conf" ]] || preflight_fail FileAvailable--etc-kubernetes-bootstrap-kubelet.conf "/etc/kubernetes/bootstrap-kubelet.conf already exists"
     cp=""

@@ -52,8 +52,8 @@ func TestScriptKubeJoin_ControlPlaneWithVIP(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d", res.code)
 	}
-	// The fake join refuses a non-empty manifests directory (DirAvailable):
-	// kube-vip is written after the join, mounting admin.conf.
+	// kube-vip is written after the join (its local API server exists only
+	// then), mounting admin.conf.
 	if got := scriptReadFile(t, filepath.Join(w.kubeDir("cp2"), "manifests", "kube-vip.yaml")); got != manifest {
 		t.Errorf("kube-vip manifest:\n%s\nwant\n%s", got, manifest)
 	}

@@ -40,11 +40,11 @@
 #             its kubeconfig host path /etc/kubernetes/admin.conf is swapped
 #             for /etc/kubernetes/super-admin.conf during init (admin.conf has
 #             no rights until init binds it: kube-vip/kube-vip#684,
-#             kubernetes/kubeadm#3274) and restored after it. Because the
-#             directory is then not empty, init runs with
-#             --ignore-preflight-errors=DirAvailable--etc-kubernetes-manifests
-#             (cmd/kubeadm/app/preflight/checks.go RunInitNodeChecks; the flag
-#             may be mixed with --config: validation.go isAllowedFlag).
+#             kubernetes/kubeadm#3274) and restored after it. Init's
+#             preflight checks only that the four control-plane manifests do
+#             not exist yet (FileAvailable; kubeadm v1.35.4
+#             cmd/kubeadm/app/preflight/checks.go InitNodeChecks), so the
+#             manifest may sit in /etc/kubernetes/manifests before init.
 #   kubeadm init
 #             `kubeadm init --upload-certs --config <file>`, bounded by
 #             timeoutSeconds. Then the kube-vip manifest is restored and the
@@ -75,7 +75,6 @@ readonly SCRIPT_NAME="kube-init"
 readonly PLACEHOLDER="NIXLAB_KUBEADM_VERSION"
 readonly ADMIN_CONF="/etc/kubernetes/admin.conf"
 readonly SUPER_ADMIN_CONF="/etc/kubernetes/super-admin.conf"
-readonly MANIFESTS_PREFLIGHT="DirAvailable--etc-kubernetes-manifests"
 
 NODE="kube-init"
 PHASE="arguments"
@@ -251,7 +250,6 @@ cluster_made() {
 }
 
 init_cluster() {
-  local -a ignore=()
   if sudo -n test -e "$KUBE_DIR/pki/ca.crt"; then
     PHASE="state"
     kubeadm_reset "an earlier kubeadm init stopped before writing admin.conf"
@@ -265,11 +263,10 @@ init_cluster() {
       log "writing the kube-vip manifest"
       write_manifest "$MANIFEST"
     fi
-    ignore=("--ignore-preflight-errors=$MANIFESTS_PREFLIGHT")
   fi
   PHASE="kubeadm init"
   log "running kubeadm init $KUBEADM_VERSION (up to $TIMEOUT s)"
-  run sudo -n timeout --kill-after=30 "$TIMEOUT" kubeadm init --upload-certs --config "$SECRET_PATH" "${ignore[@]}" ||
+  run sudo -n timeout --kill-after=30 "$TIMEOUT" kubeadm init --upload-certs --config "$SECRET_PATH" ||
     fail "kubeadm init failed"
   log "control plane initialised"
 }

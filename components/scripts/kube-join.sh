@@ -38,11 +38,14 @@
 #             - otherwise: join.
 #   kubeadm join
 #             `kubeadm join --config <file>`, bounded by timeoutSeconds.
-#   kube-vip  (control plane with a VIP) AFTER the join: join's preflight
-#             requires an empty /etc/kubernetes/manifests
-#             (cmd/kubeadm/app/preflight/checks.go RunJoinNodeChecks,
-#             DirAvailableCheck), and the VIP is already held by the first
-#             control plane. The manifest mounts admin.conf (written by a
+#   kube-vip  (control plane with a VIP) AFTER the join: the VIP is already
+#             held by the control planes in the cluster, and this node's
+#             kube-vip talks to the local API server (the manifest maps
+#             `kubernetes` to 127.0.0.1), which exists only once the join
+#             wrote the control-plane manifests. (Join's preflight would not
+#             mind the file: kubeadm v1.35.4 cmd/kubeadm/app/preflight/
+#             checks.go JoinNodeChecks has no check of the manifests
+#             directory.) The manifest mounts admin.conf (written by a
 #             control-plane join); it is rewritten only when it differs.
 #
 # stdout: nothing.
