@@ -22,9 +22,9 @@ type ProxmoxHost struct {
 	Port int
 	// User defaults to root; `qm` needs root.
 	User string
-	// PrivateKeyFile logs in with this key, and then only with it: no
-	// connection depends on an ssh-agent (see noAgentSocket). When empty,
-	// the ssh-agent at SSH_AUTH_SOCK is used.
+	// PrivateKeyFile logs in with this key. When empty, the ssh-agent at
+	// SSH_AUTH_SOCK is used. pulumi-command dials SSH_AUTH_SOCK, when set,
+	// either way (see host_agent.go).
 	PrivateKeyFile string
 	// HostKey is the host's public key line ("ssh-ed25519 AAAA...") that
 	// every connection to the host checks: a configured key
@@ -56,14 +56,19 @@ func (h ProxmoxHost) check() error {
 }
 
 // CheckCredentials reports when nothing can log in to the host: no private
-// key file and no ssh-agent (SSH_AUTH_SOCK). Previews need no credentials;
-// updates do.
+// key file and no ssh-agent (ErrNoSSHCredentials). Previews need no
+// credentials; updates do. An agent that does not answer is warned about
+// where the host key is pinned (agentProblem).
 func (h ProxmoxHost) CheckCredentials() error {
 	if h.PrivateKeyFile == "" && os.Getenv("SSH_AUTH_SOCK") == "" {
-		return errors.New("no SSH credentials for the Proxmox host: set a private key file (nixlab:proxmox.ssh.privateKeyFile) or start an ssh-agent holding the key (SSH_AUTH_SOCK is not set)")
+		return ErrNoSSHCredentials
 	}
 	return nil
 }
+
+// ErrNoSSHCredentials is CheckCredentials' error when neither a key file
+// nor an ssh-agent is there; any other error of it is a stale agent.
+var ErrNoSSHCredentials = errors.New("no SSH credentials for the Proxmox host: set a private key file (nixlab:proxmox.ssh.privateKeyFile) or start an ssh-agent holding the key (SSH_AUTH_SOCK is not set)")
 
 // connection returns the remote connection for pulumi-command; h must be
 // pinned (HostKey set). The private key, when read from a file, enters the
@@ -78,9 +83,9 @@ func (h ProxmoxHost) CheckCredentials() error {
 //   - privateKey is tried first; then, whenever agentSocketPath is set or
 //     else SSH_AUTH_SOCK is set in the provider's environment
 //     (connection_unix.go, tryGetDefaultAgentSocket), the agent socket is
-//     dialled and a failed dial fails the connection, key or not. With a
-//     key file, agentSocketPath therefore names nixlab's own empty agent
-//     (noAgentSocket), so a stale SSH_AUTH_SOCK cannot break it.
+//     dialled and a failed dial fails the connection, key or not: a stale
+//     SSH_AUTH_SOCK is warned about (agentProblem), and the connection
+//     names no socket of its own (see host_agent.go).
 func (h ProxmoxHost) connection() (remote.ConnectionArgs, error) {
 	conn := remote.ConnectionArgs{
 		Host:           pulumi.String(h.Address),
@@ -99,13 +104,6 @@ func (h ProxmoxHost) connection() (remote.ConnectionArgs, error) {
 			return conn, fmt.Errorf("reading the SSH private key: %w", err)
 		}
 		conn.PrivateKey = pulumi.ToSecret(pulumi.String(string(key))).(pulumi.StringOutput)
-		sock, err := noAgentSocket()
-		if err != nil {
-			return conn, err
-		}
-		if sock != "" {
-			conn.AgentSocketPath = pulumi.String(sock)
-		}
 	}
 	// Without a key file the provider uses the agent at SSH_AUTH_SOCK of
 	// its own environment; passing the socket path would put a per-login

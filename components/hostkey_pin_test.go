@@ -1,10 +1,8 @@
 package components_test
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +14,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
-	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/nixlab/nixlab/components"
 )
@@ -209,33 +206,13 @@ func TestPinProxmoxHostKey_OneScanForAllConnections(t *testing.T) {
 	}
 }
 
-// hkCheckNoAgent: with a key file, agentSocketPath names a live agent that
-// holds no keys and takes none, so pulumi-command's agent dial
-// (connection.go, SSHConfig) succeeds whatever SSH_AUTH_SOCK says and adds
-// no credential.
+// hkCheckNoAgent: a connection names no agent socket of nixlab's own (the
+// engine keeps a command's stored connection when it replaces it, so a
+// per-process socket would be dead then; see components/host_agent.go).
 func hkCheckNoAgent(t *testing.T, name string, conn resource.PropertyMap) {
 	t.Helper()
-	sock := conn["agentSocketPath"]
-	if !sock.IsString() || sock.StringValue() == "" {
-		t.Errorf("%s: no agentSocketPath with a key file", name)
-		return
-	}
-	c, err := net.Dial("unix", sock.StringValue())
-	if err != nil {
-		t.Errorf("%s: agentSocketPath %q cannot be dialled: %v", name, sock.StringValue(), err)
-		return
-	}
-	defer c.Close()
-	client := agent.NewClient(c)
-	if keys, err := client.List(); err != nil || len(keys) != 0 {
-		t.Errorf("%s: placeholder agent lists %v, %v; want no keys", name, keys, err)
-	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	if err := client.Add(agent.AddedKey{PrivateKey: priv}); err == nil {
-		t.Errorf("%s: placeholder agent accepted a key", name)
-	}
-	if keys, _ := client.List(); len(keys) != 0 {
-		t.Errorf("%s: placeholder agent holds %d keys after Add", name, len(keys))
+	if sock := conn["agentSocketPath"]; sock.IsString() && sock.StringValue() != "" {
+		t.Errorf("%s: agentSocketPath %q: a connection must be the same in every run", name, sock.StringValue())
 	}
 }
 

@@ -81,20 +81,15 @@ func TestKubernetesClusterArgsCheck(t *testing.T) {
 	}
 }
 
-// TestStepConnection: a step with a delete script names no agent socket
-// (its delete runs after this process is gone); one without keeps the
-// placeholder agent like the readiness check; the key is a secret either
-// way.
+// TestStepConnection: a step's connection names no agent socket (the
+// engine keeps a command's stored connection when it replaces it, and a
+// delete runs after this process is gone, so a per-process socket would be
+// dead then), and the key is a secret.
 func TestStepConnection(t *testing.T) {
-	for _, hasDelete := range []bool{false, true} {
-		conn := stepConnection(pulumi.String("10.0.0.5"), pulumi.String("nixos"), pulumi.String("-----BEGIN OPENSSH PRIVATE KEY-----"), hasDelete)
-		awaitSecret(t, "step connection privateKey", conn.PrivateKey)
-		if hasDelete && conn.AgentSocketPath != nil {
-			t.Error("a step with a delete names the placeholder agent socket")
-		}
-		if !hasDelete && keyOnlyAgentSocket() != nil && conn.AgentSocketPath == nil {
-			t.Error("a step without a delete falls back to SSH_AUTH_SOCK")
-		}
+	conn := readinessConnection(pulumi.String("10.0.0.5"), pulumi.String("nixos"), pulumi.String("-----BEGIN OPENSSH PRIVATE KEY-----"))
+	awaitSecret(t, "step connection privateKey", conn.PrivateKey)
+	if conn.AgentSocketPath != nil {
+		t.Error("a node connection names an agent socket")
 	}
 }
 

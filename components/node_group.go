@@ -422,8 +422,6 @@ func readinessConnection(host, user pulumi.StringInput, key pulumi.StringInput) 
 		Host:       host,
 		User:       user,
 		PrivateKey: pulumi.ToSecret(key).(pulumi.StringOutput),
-		// The key only: a stale SSH_AUTH_SOCK must not fail the check.
-		AgentSocketPath: keyOnlyAgentSocket(),
 		// The node may still be booting: keep dialling for a while.
 		DialErrorLimit: pulumi.Int(60),
 		PerDialTimeout: pulumi.Int(10),

@@ -3,6 +3,7 @@ package components
 import (
 	"embed"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -14,8 +15,25 @@ import (
 //go:embed scripts/*.sh
 var scripts embed.FS
 
-// script returns an embedded script's text.
+// script returns an embedded script's text, with the helper files it
+// sources from beside itself inlined (see includeLine).
 func script(name string) string {
+	return includeLine.ReplaceAllStringFunc(embedded(name), func(line string) string {
+		lib := includeLine.FindStringSubmatch(line)[1]
+		body := strings.TrimPrefix(embedded(lib), "#!/usr/bin/env bash\n")
+		return "# --- " + lib + ", inlined by nixlab ---\n" + strings.TrimRight(body, "\n") + "\n# --- end of " + lib + " ---"
+	})
+}
+
+// includeLine is how a script sources a helper file beside it, e.g.
+// `source "${BASH_SOURCE[0]%/*}/kube-common.sh"`: it works when the script
+// runs as a file (tests, by hand), and script() replaces the line with the
+// file's text, because a script sent as `bash -c '<text>'` has no file
+// beside it.
+var includeLine = regexp.MustCompile(`(?m)^source "\$\{BASH_SOURCE\[0\]%/\*\}/([a-z0-9-]+\.sh)"$`)
+
+// embedded returns an embedded file of scripts/ as it is.
+func embedded(name string) string {
 	b, err := scripts.ReadFile("scripts/" + name)
 	if err != nil {
 		panic(fmt.Sprintf("components: embedded script %s missing: %v", name, err))

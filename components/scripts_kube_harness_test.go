@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixlab/nixlab/components"
 	"github.com/nixlab/nixlab/components/kubeadm"
 	"github.com/nixlab/nixlab/internal/testutil"
 )
@@ -177,7 +178,7 @@ func (w *kubeWorld) run(t *testing.T, node, stdin string, env []string, script s
 		t.Fatal(err)
 	}
 	// The component's way: the script text as `bash -c`, stdin from a file.
-	text := scriptReadFile(t, scriptFile(t, script))
+	text := components.ScriptText(script)
 	argv := append([]string{bash, "-c", `exec bash -c "$0" "$@" <"$KUBE_TEST_STDIN"`, text, strings.TrimSuffix(script, ".sh")}, args...)
 	res := scriptRunArgv(t, w.dir, append(env, "KUBE_TEST_STDIN="+in), argv)
 	w.checkNoSecrets(t, res)

@@ -61,23 +61,6 @@ type stepRunner struct {
 	key pulumi.StringInput
 }
 
-// stepConnection is how a step logs in to a node. It is
-// readinessConnection, but a step with a delete script names no agent
-// socket: its delete runs after the program has exited, with the
-// connection stored at creation, and the placeholder agent of the process
-// that created it (keyOnlyAgentSocket) is gone by then, so dialling it
-// would fail the delete (pulumi-command v1.2.1, provider/pkg/provider/
-// remote/connection.go, connectionBase.SSHConfig dials agentSocketPath
-// whenever it is set). Without it the provider uses SSH_AUTH_SOCK of its
-// own environment when that is set, and the key alone otherwise.
-func stepConnection(host, user, key pulumi.StringInput, hasDelete bool) remote.ConnectionArgs {
-	conn := readinessConnection(host, user, key)
-	if hasDelete {
-		conn.AgentSocketPath = nil
-	}
-	return conn
-}
-
 // run registers the step.
 func (r stepRunner) run(s nodeStep) (*remote.Command, error) {
 	if s.Host == nil || s.User == nil {
@@ -89,7 +72,7 @@ func (r stepRunner) run(s nodeStep) (*remote.Command, error) {
 		logging = remote.LoggingStdoutAndStderr
 	}
 	args := &remote.CommandArgs{
-		Connection: stepConnection(s.Host, s.User, r.key, hasDelete),
+		Connection: readinessConnection(s.Host, s.User, r.key),
 		Create:     pulumi.String(scriptCommand(s.Script, s.Args...)),
 		Triggers:   s.Triggers,
 		Logging:    logging,

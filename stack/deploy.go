@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -90,10 +91,15 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 // checkSSHCredentials fails before anything is created when neither a key
 // file nor an ssh-agent can log in to the Proxmox host.
 func (c *Config) checkSSHCredentials() error {
-	if err := proxmoxHost(c).CheckCredentials(); err != nil {
+	err := proxmoxHost(c).CheckCredentials()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, components.ErrNoSSHCredentials):
 		return &KeyError{Key: Namespace + ":proxmox.ssh.privateKeyFile", Msg: "is not set and no ssh-agent is running (SSH_AUTH_SOCK is empty); set it to a private key the Proxmox host accepts, or start ssh-agent and ssh-add the key"}
+	default:
+		return err
 	}
-	return nil
 }
 
 // providerArgs configures the Proxmox provider. The token reaches Pulumi only

@@ -61,7 +61,7 @@ func commands() []command {
 	return []command{
 		{"plan", "validate the stack config offline and render the stack graph", runPlan},
 		{"preview", "show what up would change", runPreview},
-		{"up", "deploy the stack (create or update the template and the nodes)", runUp},
+		{"up", "deploy the stack (the template, the nodes, then the kubeadm cluster)", runUp},
 		{"refresh", "reconcile the stack state with the real resources", runRefresh},
 		{"destroy", "delete every resource of the stack (needs --yes)", runDestroy},
 		{"outputs", "print the stack outputs (secrets masked)", runOutputs},

@@ -79,72 +79,11 @@ parse_args() {
   TIMEOUT="$4"
 }
 
-# Shared helpers: each kube-*.sh is sent alone as `bash -c`, so nothing can be
-# sourced; these functions have the same text in every script that uses them
-# (TestScriptKubeCommon_SharedFunctionsIdentical checks it).
-
-# log MESSAGE prints a progress line `[<node>] <phase>: <message>` on stderr.
-log() {
-  printf '[%s] %s: %s\n' "$NODE" "$PHASE" "$*" >&2
-}
-
-# redact copies stdin to stdout with bootstrap tokens ([a-z0-9]{6}.[a-z0-9]{16},
-# kubeadm's bootstraptoken pattern) and 64-hex strings (certificate keys)
-# replaced: kubeadm prints both (init's join command, upload-certs' key).
-redact() {
-  sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<redacted-token>/g' -e 's/[0-9a-fA-F]{64}/<redacted-hex>/g'
-}
-
-# fail MESSAGE reports the failure and the last 20 lines of the last tool's
-# output ($OUT, redacted), then exits 1.
-fail() {
-  local line
-  log "failed: $*"
-  if [[ -n "$OUT" ]]; then
-    while IFS= read -r line; do
-      printf '[%s] %s:   | %s\n' "$NODE" "$PHASE" "$line" >&2
-    done < <(printf '%s\n' "$OUT" | tail -n 20 | redact)
-  fi
-  exit 1
-}
-
-# run CMD... runs a command with stdout and stderr captured in OUT and
-# returns its exit status.
-run() {
-  local rc=0
-  OUT="$("$@" 2>&1)" || rc=$?
-  return "$rc"
-}
-
-# kubectl_admin ARGS... runs kubectl as root with the cluster admin's
-# kubeconfig (admin.conf is root-only), each request bounded to 30 s.
-kubectl_admin() {
-  sudo -n kubectl --kubeconfig "$KUBE_DIR/admin.conf" --request-timeout=30s "$@"
-}
-
-# wait_until SECONDS CMD... runs CMD every POLL_SECONDS until it succeeds;
-# returns 1 once SECONDS have passed (by bash's whole-second clock) without success.
-wait_until() {
-  local limit="$1" deadline
-  shift
-  deadline=$((SECONDS + limit))
-  until "$@"; do
-    (( SECONDS < deadline )) || return 1
-    sleep "$POLL_SECONDS"
-  done
-}
-
-# api_ready succeeds when the API server answers /readyz through admin.conf.
-api_ready() {
-  run kubectl_admin get --raw=/readyz
-}
-
-# read_stdin reads all of stdin into INPUT; fails when it is empty.
-read_stdin() {
-  INPUT=""
-  IFS= read -r -d '' INPUT || true
-  [[ -n "${INPUT//[[:space:]]/}" ]] || fail "nothing on stdin: $1 expected"
-}
+# Shared helpers (log, fail, run, wait_until, secret_file, ...) are in
+# kube-common.sh beside this file; components.scriptCommand inlines it here
+# when the script is sent as `bash -c`.
+# shellcheck source-path=SCRIPTDIR source=kube-common.sh
+source "${BASH_SOURCE[0]%/*}/kube-common.sh"
 
 # kubectl_long ARGS... runs kubectl as root with admin.conf for commands
 # that watch (wait, delete --wait): no --request-timeout, which would cut

@@ -60,42 +60,11 @@ parse_args() {
   ROLE="$2"
 }
 
-# Shared helpers: each kube-*.sh is sent alone as `bash -c`, so nothing can be
-# sourced; these functions have the same text in every script that uses them
-# (TestScriptKubeCommon_SharedFunctionsIdentical checks it).
-
-# log MESSAGE prints a progress line `[<node>] <phase>: <message>` on stderr.
-log() {
-  printf '[%s] %s: %s\n' "$NODE" "$PHASE" "$*" >&2
-}
-
-# redact copies stdin to stdout with bootstrap tokens ([a-z0-9]{6}.[a-z0-9]{16},
-# kubeadm's bootstraptoken pattern) and 64-hex strings (certificate keys)
-# replaced: kubeadm prints both (init's join command, upload-certs' key).
-redact() {
-  sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<redacted-token>/g' -e 's/[0-9a-fA-F]{64}/<redacted-hex>/g'
-}
-
-# fail MESSAGE reports the failure and the last 20 lines of the last tool's
-# output ($OUT, redacted), then exits 1.
-fail() {
-  local line
-  log "failed: $*"
-  if [[ -n "$OUT" ]]; then
-    while IFS= read -r line; do
-      printf '[%s] %s:   | %s\n' "$NODE" "$PHASE" "$line" >&2
-    done < <(printf '%s\n' "$OUT" | tail -n 20 | redact)
-  fi
-  exit 1
-}
-
-# run CMD... runs a command with stdout and stderr captured in OUT and
-# returns its exit status.
-run() {
-  local rc=0
-  OUT="$("$@" 2>&1)" || rc=$?
-  return "$rc"
-}
+# Shared helpers (log, fail, run, wait_until, secret_file, ...) are in
+# kube-common.sh beside this file; components.scriptCommand inlines it here
+# when the script is sent as `bash -c`.
+# shellcheck source-path=SCRIPTDIR source=kube-common.sh
+source "${BASH_SOURCE[0]%/*}/kube-common.sh"
 
 # is_this_node succeeds when the kernel's hostname is NODE (DNS names
 # compare case-insensitively, RFC 4343; cloud-init sets the first label of

@@ -28,6 +28,8 @@ type target struct {
 var targets = map[string]target{
 	"nixos/scripts/install.sh":   {"tests", "^TestInstaller"},
 	"nixos/scripts/grow-root.sh": {"tests", "^TestGrowRoot"},
+	// The helpers every kube-*.sh sources: the tests of all of them.
+	"components/scripts/kube-common.sh": {"components", "^TestScriptKube"},
 }
 
 // targetFor returns the tests of a script: the entry in targets, or for
