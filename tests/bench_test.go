@@ -20,49 +20,10 @@ var nodeResource = regexp.MustCompile(`^(control-plane|workers)-\d+(-address|-re
 // Pulumi mocks, for clusters of 10, 100 and 1000 nodes. Validation caps a
 // stack at stack.MaxNodes nodes, so the config is parsed with one worker
 // and the worker count is raised in Go before stack.Deploy: the graph is
-// what is measured. ns/node must stay flat (the graph is linear).
+// what is measured, with Kubernetes off (BenchmarkDeployGraphKubernetes
+// measures it on). ns/node must stay flat (the graph is linear).
 func BenchmarkDeployGraph(b *testing.B) {
-	for _, nodes := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			cfg := benchConfig(b, nodes)
-			// The graph without the cluster (BenchmarkDeployGraphKubernetes
-			// measures it with).
-			off := false
-			cfg.Kubernetes.Enabled = &off
-			cpu0 := testutil.CPUTime(b)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				rec := newRecorder()
-				program := func(ctx *pulumi.Context) error {
-					lab, err := stack.Deploy(ctx, cfg)
-					if err != nil {
-						return err
-					}
-					_, err = await(ctx, lab.Inventory)
-					return err
-				}
-				err := pulumi.RunErr(program, pulumi.WithMocks("nixlab", "lab", rec), func(ri *pulumi.RunInfo) {
-					ri.DryRun = true
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				perNode := 0
-				for name := range rec.regs {
-					if nodeResource.MatchString(name) {
-						perNode++
-					}
-				}
-				if perNode != 3*nodes {
-					b.Fatalf("%d node resources registered for %d nodes, want 3 per node", perNode, nodes)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
-			// CPU time (user + system, all threads) is steadier than wall
-			// time on a shared machine.
-			b.ReportMetric(float64((testutil.CPUTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
-		})
-	}
+	benchDeploy(b, []int{10, 100, 1000}, false, nodeResource, func(nodes int) int { return 3 * nodes })
 }
 
 // kubeNodeStep matches the names of a node's Kubernetes steps.
@@ -74,12 +35,19 @@ var kubeNodeStep = regexp.MustCompile(`^(control-plane|workers)-\d+-kube-(init|p
 // 300 nodes (one control plane). ns/node must stay flat: each node adds a
 // fixed number of resources, and no step's inputs grow with the node count.
 func BenchmarkDeployGraphKubernetes(b *testing.B) {
-	for _, nodes := range []int{3, 30, 300} {
+	benchDeploy(b, []int{3, 30, 300}, true, kubeNodeStep, func(nodes int) int { return 1 + 3*(nodes-1) })
+}
+
+// benchDeploy runs stack.Deploy under Pulumi mocks for each node count,
+// with or without the Kubernetes cluster, checks that want(nodes)
+// resources match perNode (the graph really has that many nodes), and
+// reports ns/node and CPU time per run (user + system, all threads:
+// steadier than wall time on a shared machine).
+func benchDeploy(b *testing.B, counts []int, kubernetes bool, perNode *regexp.Regexp, want func(nodes int) int) {
+	for _, nodes := range counts {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
 			cfg := benchConfig(b, nodes)
-			if !cfg.Kubernetes.IsEnabled() {
-				b.Fatal("the bench config has the cluster disabled")
-			}
+			cfg.Kubernetes.Enabled = &kubernetes
 			cpu0 := testutil.CPUTime(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -98,14 +66,14 @@ func BenchmarkDeployGraphKubernetes(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				steps := 0
+				got := 0
 				for name := range rec.regs {
-					if kubeNodeStep.MatchString(name) {
-						steps++
+					if perNode.MatchString(name) {
+						got++
 					}
 				}
-				if want := 1 + 3*(nodes-1); steps != want {
-					b.Fatalf("%d kube node steps registered for %d nodes, want %d", steps, nodes, want)
+				if got != want(nodes) {
+					b.Fatalf("%d resources matching %s registered for %d nodes, want %d", got, perNode, nodes, want(nodes))
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
