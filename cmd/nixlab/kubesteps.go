@@ -26,6 +26,7 @@ import (
 const (
 	kubernetesClusterType = components.KubernetesClusterType
 	remoteCommandType     = "command:remote:Command"
+	kubeInitSuffix        = "-kube-init"
 	kubeJoinSuffix        = "-kube-join"
 	kubeNodeSuffix        = "-kube-node"
 )
@@ -44,8 +45,10 @@ const kubeMembershipNote = "Nodes join one at a time, control planes first; a re
 type kubeStepCollector struct {
 	mu                     sync.Mutex
 	joins, rejoins, drains []string
-	seen                   map[string]bool // URN+op already counted
-	created, deleted       bool            // the KubernetesCluster itself
+	// inits are nodes where <node>-kube-init is created or replaced.
+	inits            []string
+	seen             map[string]bool // URN+op already counted
+	created, deleted bool            // the KubernetesCluster itself
 }
 
 // observe handles one engine event.
@@ -71,6 +74,8 @@ func (c *kubeStepCollector) observe(ev events.EngineEvent) {
 	case md.Type == kubernetesClusterType && md.Op == apitype.OpDelete:
 		c.deleted = true
 	case md.Type != remoteCommandType:
+	case strings.HasSuffix(name, kubeInitSuffix) && (md.Op == apitype.OpCreate || md.Op == apitype.OpReplace):
+		c.inits = append(c.inits, strings.TrimSuffix(name, kubeInitSuffix))
 	case strings.HasSuffix(name, kubeJoinSuffix) && md.Op == apitype.OpCreate:
 		c.joins = append(c.joins, strings.TrimSuffix(name, kubeJoinSuffix))
 	case strings.HasSuffix(name, kubeJoinSuffix) && md.Op == apitype.OpReplace:
@@ -84,6 +89,7 @@ func (c *kubeStepCollector) observe(ev events.EngineEvent) {
 type kubeSummary struct {
 	created, deleted       bool
 	joins, rejoins, drains []string
+	inits                  []string
 }
 
 // summary returns a copy of what was collected.
@@ -91,7 +97,7 @@ func (c *kubeStepCollector) summary() kubeSummary {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cp := func(s []string) []string { return append([]string(nil), s...) }
-	return kubeSummary{created: c.created, deleted: c.deleted, joins: cp(c.joins), rejoins: cp(c.rejoins), drains: cp(c.drains)}
+	return kubeSummary{created: c.created, deleted: c.deleted, joins: cp(c.joins), rejoins: cp(c.rejoins), drains: cp(c.drains), inits: cp(c.inits)}
 }
 
 // writeKubeSummary writes the cluster membership changes of a previewed
@@ -104,10 +110,18 @@ func (c *kubeStepCollector) summary() kubeSummary {
 // followed by kubeMembershipNote when a node joins or leaves. When a
 // cluster is deleted its per-node removals are skipped (they are deleted
 // with the cluster's init step): one line says so and no drain is listed.
-// Nothing is written when the cluster's membership does not change.
+// Nothing is written when the cluster's membership does not change. When
+// kubeadm init is to run again on an existing cluster (the first control
+// plane moved to another node or was replaced), a warning says that this
+// makes a new cluster.
 func writeKubeSummary(w io.Writer, s kubeSummary) {
 	if s.created {
 		fmt.Fprintln(w, "will create the Kubernetes cluster (kubeadm init on the first control plane, then the joins below)")
+	} else if len(s.inits) > 0 {
+		fmt.Fprintf(w, "warning: kubeadm init will run again on %s: that makes a NEW cluster (a new CA, the add-ons installed again), "+
+			"and the nodes already joined stay in the old one. The first control plane is node 1 of the first control-plane group "+
+			"in name order: keep that group first with a count above 0, or rebuild the cluster (nixlab destroy, nixlab up)\n",
+			strings.Join(s.inits, ", "))
 	}
 	if len(s.joins) > 0 {
 		fmt.Fprintf(w, "will join: %s\n", strings.Join(s.joins, ", "))

@@ -48,6 +48,18 @@ func TestPreviewKubernetesSummary(t *testing.T) {
 			{op: apitype.OpReplace, typ: cmd, name: "workers-1-kube-join"},
 			{op: apitype.OpDeleteReplaced, typ: cmd, name: "workers-1-kube-join"},
 		}, want: "will join again: workers-1\n" + note},
+		{name: "the first control plane moves: init again is a new cluster", steps: []step{
+			{op: apitype.OpCreate, typ: cmd, name: "a-cp-1-kube-init"},
+			{op: apitype.OpDelete, typ: cmd, name: "control-plane-1-kube-init"},
+		}, want: "warning: kubeadm init will run again on a-cp-1: that makes a NEW cluster (a new CA, the add-ons installed again), " +
+			"and the nodes already joined stay in the old one. The first control plane is node 1 of the first control-plane group " +
+			"in name order: keep that group first with a count above 0, or rebuild the cluster (nixlab destroy, nixlab up)\n"},
+		{name: "the first control plane's VM replaced: init again", steps: []step{
+			{op: apitype.OpCreateReplacement, typ: cmd, name: "control-plane-1-kube-init"},
+			{op: apitype.OpReplace, typ: cmd, name: "control-plane-1-kube-init"},
+		}, want: "warning: kubeadm init will run again on control-plane-1: that makes a NEW cluster (a new CA, the add-ons installed again), " +
+			"and the nodes already joined stay in the old one. The first control plane is node 1 of the first control-plane group " +
+			"in name order: keep that group first with a count above 0, or rebuild the cluster (nixlab destroy, nixlab up)\n"},
 		{name: "the whole cluster deleted: no per-node drains", steps: []step{
 			{op: apitype.OpDelete, typ: cmd, name: "workers-1-kube-node"},
 			{op: apitype.OpDelete, typ: cmd, name: "workers-1-kube-join"},
