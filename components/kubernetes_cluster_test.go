@@ -81,18 +81,6 @@ func TestKubernetesClusterArgsCheck(t *testing.T) {
 	}
 }
 
-// TestStepConnection: a step's connection names no agent socket (the
-// engine keeps a command's stored connection when it replaces it, and a
-// delete runs after this process is gone, so a per-process socket would be
-// dead then), and the key is a secret.
-func TestStepConnection(t *testing.T) {
-	conn := readinessConnection(pulumi.String("10.0.0.5"), pulumi.String("nixos"), pulumi.String("-----BEGIN OPENSSH PRIVATE KEY-----"))
-	awaitSecret(t, "step connection privateKey", conn.PrivateKey)
-	if conn.AgentSocketPath != nil {
-		t.Error("a node connection names an agent socket")
-	}
-}
-
 // TestRoleArg: the scripts take control-plane or worker.
 func TestRoleArg(t *testing.T) {
 	if roleArg(&Node{Role: RoleControlPlane}) != "control-plane" || roleArg(&Node{Role: RoleWorker}) != "worker" {

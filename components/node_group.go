@@ -415,19 +415,6 @@ func rebootTriggers(n *Node, trigger pulumi.Map) pulumi.Array {
 	return pulumi.Array{n.VM.ID(), trigger}
 }
 
-// readinessConnection is how the readiness check logs in to a node. The
-// private key is made a secret here, by nixlab, whatever the caller passed.
-func readinessConnection(host, user pulumi.StringInput, key pulumi.StringInput) remote.ConnectionArgs {
-	return remote.ConnectionArgs{
-		Host:       host,
-		User:       user,
-		PrivateKey: pulumi.ToSecret(key).(pulumi.StringOutput),
-		// The node may still be booting: keep dialling for a while.
-		DialErrorLimit: pulumi.Int(60),
-		PerDialTimeout: pulumi.Int(10),
-	}
-}
-
 // newReadiness registers node i's readiness check.
 func (b *groupBuilder) newReadiness(i int, n *Node, ip pulumi.StringOutput, trigger pulumi.Map) (*remote.Command, error) {
 	a := b.a

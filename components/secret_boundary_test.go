@@ -28,9 +28,16 @@ func awaitSecret(t *testing.T, what string, in pulumi.StringPtrInput) {
 	}
 }
 
-func TestReadinessConnectionKeyIsSecret(t *testing.T) {
-	conn := readinessConnection(pulumi.String("10.0.0.5"), pulumi.String("nixos"), pulumi.String("-----BEGIN OPENSSH PRIVATE KEY-----"))
-	awaitSecret(t, "readiness connection privateKey", conn.PrivateKey)
+// TestNodeConnection: a node step's key is a secret, and its connection
+// names no agent socket (the engine keeps a command's stored connection
+// when it replaces it, and a delete runs after this process is gone, so a
+// per-process socket would be dead then).
+func TestNodeConnection(t *testing.T) {
+	conn := nodeConnection(pulumi.String("10.0.0.5"), pulumi.String("nixos"), pulumi.String("-----BEGIN OPENSSH PRIVATE KEY-----"))
+	awaitSecret(t, "node connection privateKey", conn.PrivateKey)
+	if conn.AgentSocketPath != nil {
+		t.Error("a node connection names an agent socket")
+	}
 }
 
 func TestHostConnectionKeyIsSecret(t *testing.T) {

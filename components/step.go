@@ -61,6 +61,21 @@ type stepRunner struct {
 	key pulumi.StringInput
 }
 
+// nodeConnection is how every node step (the readiness check, the
+// Kubernetes steps) logs in to a node: the same for every run (no agent
+// socket of nixlab's own, see host_agent.go). The private key is made a
+// secret here, by nixlab, whatever the caller passed.
+func nodeConnection(host, user pulumi.StringInput, key pulumi.StringInput) remote.ConnectionArgs {
+	return remote.ConnectionArgs{
+		Host:       host,
+		User:       user,
+		PrivateKey: pulumi.ToSecret(key).(pulumi.StringOutput),
+		// The node may still be booting: keep dialling for a while.
+		DialErrorLimit: pulumi.Int(60),
+		PerDialTimeout: pulumi.Int(10),
+	}
+}
+
 // run registers the step.
 func (r stepRunner) run(s nodeStep) (*remote.Command, error) {
 	if s.Host == nil || s.User == nil {
@@ -72,7 +87,7 @@ func (r stepRunner) run(s nodeStep) (*remote.Command, error) {
 		logging = remote.LoggingStdoutAndStderr
 	}
 	args := &remote.CommandArgs{
-		Connection: readinessConnection(s.Host, s.User, r.key),
+		Connection: nodeConnection(s.Host, s.User, r.key),
 		Create:     pulumi.String(scriptCommand(s.Script, s.Args...)),
 		Triggers:   s.Triggers,
 		Logging:    logging,
