@@ -100,16 +100,39 @@ type NixOSTemplate struct {
 	// ContentHash is the SHA-256 of the template inputs.
 	ContentHash pulumi.StringOutput
 
-	// Hash is ContentHash as a plain value, known at construction.
+	// Hash is ContentHash as a plain value, known at construction: the
+	// image hash (every file of the rendered flake, installer and node). It
+	// decides the ISO rebuild and the template replacement.
 	Hash string
-	// ISOFileName is the name of the ISO on the Proxmox host.
+	// ISOFileName is the name of the ISO on the Proxmox host:
+	// nixlab-<VMID>-<target>.iso (ISOFileName), the same for every image of
+	// this template on this target. A new image replaces the file (the
+	// upload is deleted before it is replaced).
 	ISOFileName string
 
-	// The children, in pipeline order.
-	Build    *local.Command
-	Upload   *local.Command
-	VM       *vm.VirtualMachine
-	Finalize *remote.Command
+	// NodeSystemHash is the node-system hash (NodeSystemHash), a plain
+	// 64-hex value known at construction: what nixosConfigurations.node is
+	// built from, without the installer-only files. It decides whether
+	// running nodes are rolled: an installer-only edit changes Hash but not
+	// this. "" with PrebuiltISO: nixlab then has no node system, and nodes
+	// of a prebuilt ISO cannot be rolled.
+	NodeSystemHash string
+	// NodeSystem is the node system's toplevel store path
+	// (/nix/store/<hash>-nixos-system-<name>-<version>), the stdout of
+	// SystemBuild: what a roll copies to a node and switches to. Unknown
+	// in a preview that builds it anew. With PrebuiltISO it is "".
+	NodeSystem pulumi.StringOutput
+
+	// The children, in pipeline order. SystemBuild builds the node system
+	// into the local store, GC-rooted under StateDir/system/ (nil with
+	// PrebuiltISO); it is replaced exactly when NodeSystemHash changes, so
+	// whatever copies NodeSystem to running nodes waits for it. Build waits
+	// for it too, so nix builds the node closure once.
+	SystemBuild *local.Command
+	Build       *local.Command
+	Upload      *local.Command
+	VM          *vm.VirtualMachine
+	Finalize    *remote.Command
 }
 
 // withDefaults returns a copy with every unset optional field filled.
@@ -191,15 +214,15 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		_ = ctx.Log.Warn(err.Error()+"; an update will fail until this is fixed", nil)
 	}
 
-	// The content hash (and, when not previewing, the rendered build tree)
-	// is settled before anything is registered.
-	var hash string
+	// The hashes (and, when not previewing, the rendered build tree) are
+	// settled before anything is registered.
+	var hash, nodeHash string
 	var src buildSources
 	var err error
 	if a.PrebuiltISO != "" {
 		hash, err = PrebuiltISOHash(a.PrebuiltISO)
 	} else if src, err = newBuildSources(a.Settings, a.ExtraModules); err == nil {
-		hash = src.hash()
+		hash, nodeHash = src.hash(), src.nodeSystemHash()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
@@ -219,7 +242,7 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		}
 	}
 	target := a.Host.target(a.ISOStorage)
-	t := &NixOSTemplate{Hash: hash, ISOFileName: "nixlab-" + short + "-" + target + ".iso"}
+	t := &NixOSTemplate{Hash: hash, NodeSystemHash: nodeHash, ISOFileName: ISOFileName(a.VMID, target)}
 	if err := ctx.RegisterComponentResource(NixOSTemplateType, name, t, opts...); err != nil {
 		return nil, err
 	}
@@ -238,14 +261,40 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		return nil, fmt.Errorf("NixOSTemplate %s: %w", name, err)
 	}
 
-	// The command resources re-run only when their triggers change: the
-	// scripts and the environment (absolute paths of this checkout) are
-	// ignored so that a run from another checkout (or a newer nixlab) does
-	// not rebuild or re-upload an unchanged ISO. A replacement still takes
-	// every value from the program: ignoreChanges applies to updates only.
+	// The local commands are replaced (run again) when their triggers
+	// change. Their script texts are ignored, so a newer nixlab does not
+	// rebuild or re-upload an unchanged ISO. Their environment is NOT
+	// ignored: it holds per-hash values (the flake directory src/<short>,
+	// the GC root, the ISO file name), and the engine applies ignoreChanges
+	// to a replacement too (pulumi/pulumi pkg/resource/deploy/
+	// step_generator.go, generateSteps: processIgnoreChanges against the
+	// old inputs before Check, Diff and Create), so an ignored environment
+	// would rebuild the old flake and upload under the old name, and the old
+	// upload's delete would then remove that file. An environment change
+	// without a trigger change (a run from another checkout: other absolute
+	// paths) is an update, and local.Command's Update runs `create` again
+	// when `update` is unset (pulumi-command v1.2.1, provider/pkg/provider/
+	// local/commandController.go, Command.Update): the nix build is a cache
+	// hit that only sets the new GC root, and upload-iso.sh skips a file
+	// that is already on the host with the same sha256.
 	// No working directory is set: a delete may run after the checkout that
 	// created the resource is gone.
-	commandOnlyOnTrigger := pulumi.IgnoreChanges([]string{"create", "update", "delete", "environment", "interpreter"})
+	commandOnlyOnTrigger := pulumi.IgnoreChanges(localCommandIgnoreChanges())
+
+	if src != nil {
+		t.SystemBuild, err = local.NewCommand(ctx, name+"-system", systemBuildArgs(flakeDir, stateDir, nodeHash),
+			parent, commandOnlyOnTrigger)
+		if err != nil {
+			return nil, err
+		}
+		t.NodeSystem = t.SystemBuild.Stdout
+	} else {
+		t.NodeSystem = pulumi.String("").ToStringOutput()
+	}
+	var buildAfter []pulumi.Resource
+	if t.SystemBuild != nil {
+		buildAfter = append(buildAfter, t.SystemBuild)
+	}
 
 	t.Build, err = local.NewCommand(ctx, name+"-build", &local.CommandArgs{
 		Create:      pulumi.String(scriptCommand("build-iso.sh", "create")),
@@ -261,7 +310,7 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		// this machine, not where an earlier run built it.
 		Triggers: pulumi.Array{pulumi.String(hash), pulumi.String(target)},
 		Logging:  local.LoggingStderr,
-	}, parent, commandOnlyOnTrigger)
+	}, parent, commandOnlyOnTrigger, pulumi.DependsOn(buildAfter))
 	if err != nil {
 		return nil, err
 	}
@@ -279,11 +328,14 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		Delete:      pulumi.String(scriptCommand("upload-iso.sh", "delete")),
 		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 		Environment: uploadEnv,
-		// A new host or storage uploads there (and removes the old copy,
-		// which has another name).
-		Triggers: pulumi.Array{pulumi.String(hash), pulumi.String(target)},
+		// A new image, host, storage or template VM ID uploads again.
+		Triggers: pulumi.Array{pulumi.String(hash), pulumi.String(target), pulumi.Int(a.VMID)},
 		Logging:  local.LoggingStderr,
-	}, parent, commandOnlyOnTrigger, pulumi.DependsOn([]pulumi.Resource{t.Build}))
+	}, parent, commandOnlyOnTrigger, pulumi.DependsOn([]pulumi.Resource{t.Build}),
+		// The old upload's delete (which removes its file) runs before the
+		// new upload, which may write the same name (ISOFileName): deleted
+		// after, it would remove the new ISO.
+		pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +352,16 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 		return nil, err
 	}
 
+	// Finalize ignores nothing, unlike the node steps: its create command
+	// carries the VM ID, the timeouts and the CD interface, and the
+	// connection the host. A replacement (a new VM ID or content hash)
+	// would run with the stored values of ignored inputs (see
+	// commandOnlyOnTrigger above): the old VM ID, or the old host. A change
+	// of either without a trigger change (a newer script, new timeouts,
+	// another address or key for the same host) is an update, which runs
+	// `update` (pulumi-command v1.2.1, provider/pkg/provider/remote/
+	// commandController.go, Command.Update): `true`, nothing to do on an
+	// existing template.
 	t.Finalize, err = remote.NewCommand(ctx, name+"-finalize", &remote.CommandArgs{
 		Connection: conn,
 		Create: pulumi.String(scriptCommand("finalize-template.sh",
@@ -307,14 +369,10 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 			strconv.Itoa(int(a.InstallTimeout/time.Second)),
 			strconv.Itoa(int(a.PollInterval/time.Second)),
 			CdromInterface)),
+		Update:   pulumi.String("true"),
 		Triggers: pulumi.Array{t.VM.ID(), pulumi.String(hash)},
 		Logging:  remote.LoggingStdoutAndStderr,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{t.VM}),
-		// Never updated (remoteCommandIgnoreChanges): the connection
-		// carries a secret key and may change with the user's setup; it is
-		// no reason to re-run the conversion.
-		pulumi.IgnoreChanges(remoteCommandIgnoreChanges()),
-	)
+	}, parent, pulumi.DependsOn([]pulumi.Resource{t.VM}))
 	if err != nil {
 		return nil, err
 	}
@@ -331,13 +389,50 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 	t.ContentHash = pulumi.String(hash).ToStringOutput()
 
 	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{
-		"templateVmId": t.TemplateVmId,
-		"isoFileId":    t.IsoFileId,
-		"contentHash":  t.ContentHash,
+		"templateVmId":   t.TemplateVmId,
+		"isoFileId":      t.IsoFileId,
+		"contentHash":    t.ContentHash,
+		"nodeSystemHash": pulumi.String(t.NodeSystemHash),
+		"nodeSystem":     t.NodeSystem,
 	}); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// localCommandIgnoreChanges are the ignoreChanges paths of the template's
+// local commands (the system build, the ISO build, the upload): the script
+// texts and the interpreter, never the environment (NewNixOSTemplate says
+// why) or the triggers.
+func localCommandIgnoreChanges() []string {
+	return []string{"create", "update", "delete", "interpreter"}
+}
+
+// systemGCRootDir is the directory under the state directory that holds
+// the node systems' GC roots, one link per node-system hash prefix.
+const systemGCRootDir = "system"
+
+// systemBuildArgs build the node system (nixosConfigurations.node's
+// toplevel) from the flake rendered in flakeDir, with a GC root at
+// <stateDir>/system/<first 16 hex of nodeHash> that its delete removes. It
+// runs again exactly when the node-system hash changes. The flake directory
+// is the one this run rendered (per image hash): an installer-only edit
+// moves it without a new node-system hash, which is an update that builds
+// the same system from the new directory (a cache hit).
+func systemBuildArgs(flakeDir, stateDir, nodeHash string) *local.CommandArgs {
+	return &local.CommandArgs{
+		Create:      pulumi.String(scriptCommand("build-iso.sh", "create")),
+		Delete:      pulumi.String(scriptCommand("build-iso.sh", "delete")),
+		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
+		Environment: pulumi.StringMap{
+			"NIXLAB_BUILD_KIND": pulumi.String("system"),
+			"NIXLAB_FLAKE_DIR":  pulumi.String(flakeDir),
+			"NIXLAB_OUT_LINK":   pulumi.String(filepath.Join(stateDir, systemGCRootDir, nodeHash[:16])),
+			"NIXLAB_LOCK_COPY":  pulumi.String(filepath.Join(stateDir, "flake.lock")),
+		},
+		Triggers: pulumi.Array{pulumi.String(nodeHash)},
+		Logging:  local.LoggingStderr,
+	}
 }
 
 // TemplateVMIgnoreChanges are the ignoreChanges paths of the installer VM
@@ -394,4 +489,18 @@ func installerVMArgs(a NixOSTemplateArgs, hash string, isoFileID pulumi.StringOu
 		Started: pulumi.Bool(true),
 		OnBoot:  pulumi.Bool(false),
 	})
+}
+
+// ISOFileName is the installer ISO's name on the Proxmox host for the
+// template with VM ID vmid on target (ProxmoxHost.target: host, port and
+// storage): nixlab-<vmid>-<target>.iso. It does not change with the image:
+// the template VM ignores its `cdrom` (finalize detaches the CD, see
+// TemplateVMIgnoreChanges), and the engine keeps ignored inputs at their
+// stored values also when it replaces the VM (pulumi/pulumi
+// pkg/resource/deploy/step_generator.go, generateSteps,
+// processIgnoreChanges). A name with the content hash in it would have a
+// new template install the previous image; a stable name is always the
+// current one.
+func ISOFileName(vmid int, target string) string {
+	return fmt.Sprintf("nixlab-%d-%s.iso", vmid, target)
 }

@@ -116,6 +116,10 @@ type K8sNodeGroupArgs struct {
 	CloneAfter pulumi.Resource
 	// CloneRetries is passed to the provider; default 3.
 	CloneRetries int
+	// VMUpdateDrain, when set (the nodes run Kubernetes), drains a running
+	// node before an update of its VM that reboots it and uncordons it once
+	// it is back and ready (see VMUpdateDrain).
+	VMUpdateDrain *VMUpdateDrain
 }
 
 // Node is one cloned VM of a group.
@@ -138,6 +142,16 @@ type Node struct {
 	VM      *vm.VirtualMachine
 	Address *remote.Command
 	Ready   *remote.Command
+	// Drain and Uncordon wrap an update of the VM that reboots it
+	// (K8sNodeGroupArgs.VMUpdateDrain); nil without it.
+	Drain, Uncordon *remote.Command
+
+	// resourceName is the node's resource name, <group>-<i>: the prefix of
+	// its steps' names.
+	resourceName string
+	// readyArgs are the arguments of its readiness check (node-ready.sh),
+	// which the roll's health gate runs again.
+	readyArgs []string
 }
 
 // K8sNodeGroup is a group of full clones of the NixOS template, each checked
@@ -237,8 +251,9 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 		return nil, err
 	}
 	b := &groupBuilder{ctx: ctx, g: g, group: name, a: a}
-	if a.Network.CIDR == "" {
-		// The address lookups check the host's pinned key (PinProxmoxHostKey).
+	if a.Network.CIDR == "" || a.VMUpdateDrain != nil {
+		// The address lookups and the drains around VM updates check the
+		// host's pinned key (PinProxmoxHostKey).
 		host, err := a.Host.pinned(ctx, name+"-host-key", pulumi.Parent(g))
 		if err != nil {
 			return nil, fmt.Errorf("K8sNodeGroup %s: %w", name, err)
@@ -258,6 +273,9 @@ func NewK8sNodeGroup(ctx *pulumi.Context, name string, args *K8sNodeGroupArgs, o
 		}
 		g.Nodes = append(g.Nodes, node)
 		prev = node.Ready
+		if node.Uncordon != nil {
+			prev = node.Uncordon
+		}
 		outputs = append(outputs, pulumi.Map{
 			"name": pulumi.String(node.Name),
 			"role": pulumi.String(node.Role),
@@ -341,9 +359,10 @@ func (b *groupBuilder) identity(i int) (nodeIdentity, error) {
 func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 	ctx, g, group, a := b.ctx, b.g, b.group, b.a
 	n := &Node{
-		Name: fmt.Sprintf("%s-%s-%d", a.ClusterName, group, i),
-		Role: a.Role,
-		VMID: a.VMIDStart + i - 1,
+		Name:         fmt.Sprintf("%s-%s-%d", a.ClusterName, group, i),
+		Role:         a.Role,
+		VMID:         a.VMIDStart + i - 1,
+		resourceName: fmt.Sprintf("%s-%d", group, i),
 	}
 	id, err := b.identity(i)
 	if err != nil {
@@ -355,18 +374,24 @@ func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 		pulumi.DeleteBeforeReplace(true),
 		pulumi.IgnoreChanges(CloneIgnoreChanges()),
 	}
+	args := cloneArgs(n, a, id.ipv4)
+	trigger := rebootTrigger(args, CloneIgnoreChanges())
+	if a.VMUpdateDrain != nil {
+		if n.Drain, err = b.newVMDrain(n, "drain", trigger, after); err != nil {
+			return nil, err
+		}
+		after = n.Drain
+	}
 	// The template by dependsOn only (see K8sNodeGroupArgs.TemplateVMID).
 	deps := []pulumi.Resource{a.Template}
 	if after != nil {
 		deps = append(deps, after)
 	}
 	opts = append(opts, pulumi.DependsOn(deps))
-	args := cloneArgs(n, a, id.ipv4)
-	n.VM, err = vm.NewVirtualMachine(ctx, fmt.Sprintf("%s-%d", group, i), args, opts...)
+	n.VM, err = vm.NewVirtualMachine(ctx, n.resourceName, args, opts...)
 	if err != nil {
 		return nil, err
 	}
-	trigger := rebootTrigger(args, CloneIgnoreChanges())
 	n.User = nodeUser(n.VM, a.AdminUser)
 
 	var ip pulumi.StringOutput
@@ -382,6 +407,11 @@ func (b *groupBuilder) newNode(i int, after pulumi.Resource) (*Node, error) {
 		return nil, err
 	}
 	n.IPv4 = pulumi.All(ip, n.Ready.Stdout).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	if a.VMUpdateDrain != nil {
+		if n.Uncordon, err = b.newVMDrain(n, "uncordon", trigger, n.Ready); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -430,6 +460,7 @@ func (b *groupBuilder) newReadiness(i int, n *Node, ip pulumi.StringOutput, trig
 	if n.Address != nil {
 		deps = append(deps, n.Address)
 	}
+	n.readyArgs = []string{n.Name, nfs, swap, strconv.Itoa(int(a.Readiness.Timeout / time.Second))}
 	run := stepRunner{ctx: b.ctx, parent: b.g, key: a.SSHPrivateKey}
 	// Never updated (nodeStep): a newer check script, or another
 	// connection, is no reason to re-check every node; a new address comes
@@ -439,7 +470,7 @@ func (b *groupBuilder) newReadiness(i int, n *Node, ip pulumi.StringOutput, trig
 		Host:   ip,
 		User:   n.User,
 		Script: "node-ready.sh",
-		Args:   []string{n.Name, nfs, swap, strconv.Itoa(int(a.Readiness.Timeout / time.Second))},
+		Args:   n.readyArgs,
 		// Triggers replace the check (it runs again, with the program's
 		// current connection): a replaced or rebooted VM is checked again.
 		Triggers: rebootTriggers(n, trigger),

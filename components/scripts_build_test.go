@@ -164,6 +164,10 @@ const buildISOAttr = "#nixosConfigurations.installer.config.system.build.isoImag
 // with $FAKE_NIX_ISOS (space-separated, default x.iso) under iso/ and points
 // the --out-link at it. FAKE_NIX_FAIL=1 makes the build fail;
 // FAKE_NIX_NOT_AN_ISO=1 builds something without iso/ (a system, say).
+// Asked for the node system (…#nixosConfigurations.node.config.system.build.
+// toplevel) it builds $FAKE_NIX_STORE/$FAKE_NIX_SYSTEM (default a toplevel
+// name as nixpkgs forms it, nixos/modules/system/activation/top-level.nix:
+// <hash>-nixos-system-<name>-<version>) and links --out-link to it.
 //
 // Like `nix build` it puts the result where --out-link says (a symlink into
 // the store) and logs on stderr; the line it prints on stdout checks that the
@@ -188,6 +192,13 @@ while (( $# > 0 )); do
   if [[ "$1" == --out-link ]]; then link="$2"; shift; fi
   shift
 done
+if [[ "$ref" == *"#nixosConfigurations.node.config.system.build.toplevel" ]]; then
+  out="$FAKE_NIX_STORE/${FAKE_NIX_SYSTEM:-0123456789abcdfghijklmnpqrsvwxyz-nixos-system-nixos-26.05.20260101.0000000}"
+  mkdir -p "$out/bin"
+  ln -sfn "$out" "$link"
+  echo "fake nix: built $out" >&2
+  exit 0
+fi
 out="$FAKE_NIX_STORE/fake-nixos.iso"
 if [[ -n "${FAKE_NIX_NOT_AN_ISO:-}" ]]; then
   mkdir -p "$out/bin"

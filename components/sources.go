@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,9 +50,27 @@ type NFSSettings struct {
 // DefaultDisk is the install target of the template VM's scsi0 disk.
 const DefaultDisk = "/dev/sda"
 
-// hashDomain versions the hash input layout; bump it when the layout of
-// buildSources changes so old and new hashes never collide.
+// hashDomain versions the image hash input layout; bump it when the layout
+// of buildSources changes so old and new hashes never collide.
 const hashDomain = "nixlab-template-sources-v1\n"
+
+// nodeSystemHashDomain separates the node-system hash from the image hash:
+// the two never agree, even over the same files.
+const nodeSystemHashDomain = "nixlab-node-system-v1\n"
+
+// installerOnlyFiles are the files of the rendered flake that only the
+// installer ISO is built from, never the node system
+// (nixosConfigurations.node): flake.nix imports modules/installer.nix into
+// `installer` alone, and only installer.nix names scripts/install.sh (its
+// nixlab-install service). Every other file is a node input: flake.nix
+// (it defines `node`), lib/settings.nix and lib/rules.json (the settings
+// every module reads), the four node modules, scripts/grow-root.sh
+// (storage.nix), settings.json, flake.lock when present, and the user's
+// extra modules. An edit here changes the image hash (a new ISO and
+// template) but not the node-system hash (no roll of running nodes).
+// TestNodeSystemNeverReadsInstallerOnlyFiles fails when a node input comes
+// to reference one of these.
+var installerOnlyFiles = []string{"modules/installer.nix", "scripts/install.sh"}
 
 // buildSources is the complete input of an ISO build: every file of the
 // rendered flake directory by its path relative to that directory.
@@ -115,12 +134,27 @@ func (b buildSources) paths() []string {
 	return paths
 }
 
-// hash is the SHA-256 over every path and content, length-prefixed so that
-// no two different trees can produce the same byte stream.
+// hash is the image hash: the SHA-256 over every path and content,
+// length-prefixed so that no two different trees can produce the same byte
+// stream.
 func (b buildSources) hash() string {
+	return b.digest(hashDomain, nil)
+}
+
+// nodeSystemHash is the node-system hash: the same digest over every file
+// but the installer-only ones, under its own domain.
+func (b buildSources) nodeSystemHash() string {
+	return b.digest(nodeSystemHashDomain, installerOnlyFiles)
+}
+
+// digest hashes domain, then every file not in skip by path and content.
+func (b buildSources) digest(domain string, skip []string) string {
 	h := sha256.New()
-	_, _ = io.WriteString(h, hashDomain)
+	_, _ = io.WriteString(h, domain)
 	for _, p := range b.paths() {
+		if slices.Contains(skip, p) {
+			continue
+		}
 		fmt.Fprintf(h, "%d:%s\n%d:", len(p), p, len(b[p]))
 		_, _ = h.Write(b[p])
 		_, _ = io.WriteString(h, "\n")
@@ -159,7 +193,8 @@ func (b buildSources) render(dir string) error {
 	return os.Rename(tmp, dir)
 }
 
-// ContentHash returns the SHA-256 content hash of a template built from the
+// ContentHash returns the SHA-256 content hash (the image hash: every file
+// of the rendered flake, installer and node) of a template built from the
 // embedded nix sources with these settings and extra modules: the value that
 // triggers rebuilds and names the ISO. Clone-time settings (node counts,
 // sizes, addresses) are not inputs, so they never change it.
@@ -169,6 +204,20 @@ func ContentHash(s NodeSettings, extraModules []string) (string, error) {
 		return "", err
 	}
 	return src.hash(), nil
+}
+
+// NodeSystemHash returns the node-system hash of a template built from the
+// embedded nix sources with these settings and extra modules: a SHA-256
+// over what nixosConfigurations.node is built from (every source but
+// installerOnlyFiles), domain-separated from ContentHash. It decides
+// whether running nodes must be rolled to a new system; an installer-only
+// edit changes ContentHash but not this.
+func NodeSystemHash(s NodeSettings, extraModules []string) (string, error) {
+	src, err := newBuildSources(s, extraModules)
+	if err != nil {
+		return "", err
+	}
+	return src.nodeSystemHash(), nil
 }
 
 // PrebuiltISOHash returns the content hash used for a prebuilt ISO: derived

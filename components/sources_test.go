@@ -137,9 +137,6 @@ func TestHashedTreeIsTheWholeNixOSDirectory(t *testing.T) {
 	}
 }
 
-// nixRelPath matches a relative path literal in a Nix file (./x, ../x).
-var nixRelPath = regexp.MustCompile(`(?:^|[\s(\[=])(\.\.?/[A-Za-z0-9_-][A-Za-z0-9._/-]*)`)
-
 // Every relative path a Nix file names (./modules/nfs.nix, ../scripts/install.sh)
 // is in the hashed tree, so the build cannot miss a file the hash skipped.
 func TestHashedTreeHoldsEveryReferencedFile(t *testing.T) {
@@ -149,22 +146,17 @@ func TestHashedTreeHoldsEveryReferencedFile(t *testing.T) {
 		if !strings.HasSuffix(p, ".nix") {
 			continue
 		}
-		for _, line := range strings.Split(string(src[p]), "\n") {
-			if i := strings.Index(line, "#"); i >= 0 {
-				line = line[:i]
-			}
-			for _, m := range nixRelPath.FindAllStringSubmatch(line, -1) {
-				target := path.Clean(path.Join(path.Dir(p), m[1]))
-				refs++
-				if _, ok := src[target]; !ok {
-					t.Errorf("%s refers to %s (%s), which is not in the hashed tree", p, m[1], target)
-				}
+		for _, target := range nixRefs(p, string(src[p])) {
+			refs++
+			if _, ok := src[target]; !ok {
+				t.Errorf("%s refers to %s, which is not in the hashed tree", p, target)
 			}
 		}
 	}
-	// flake.nix names the settings file and four node modules, installer.nix
-	// and storage.nix their scripts.
-	if refs < 7 {
+	// flake.nix names the settings file, four node modules and the
+	// installer, installer.nix and storage.nix their scripts, settings.nix
+	// its rules.
+	if refs < 9 {
 		t.Errorf("found only %d relative path references; the scan is broken", refs)
 	}
 }
@@ -330,5 +322,180 @@ func TestPrebuiltISOHash(t *testing.T) {
 	}
 	if _, err := PrebuiltISOHash(filepath.Join(dir, "none.iso")); err == nil {
 		t.Error("missing ISO accepted")
+	}
+}
+
+// nixPathRef matches a relative path literal in Nix code (./x, ../x), also
+// inside an interpolation (${../scripts/x.sh}).
+var nixPathRef = regexp.MustCompile(`(?:^|[\s(\[={])(\.\.?/[A-Za-z0-9_-][A-Za-z0-9._/-]*)`)
+
+// nixRefs returns the flake-relative files the Nix code src (of file p)
+// names by relative path, comments left out.
+func nixRefs(p, src string) []string {
+	var out []string
+	for _, line := range strings.Split(src, "\n") {
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		for _, m := range nixPathRef.FindAllStringSubmatch(line, -1) {
+			out = append(out, path.Clean(path.Join(path.Dir(p), m[1])))
+		}
+	}
+	return out
+}
+
+// nixBinding returns the text of `<name> = <expr>;` in src, from the name
+// to its closing brace, by bracket depth; "" when absent.
+func nixBinding(src, name string) string {
+	start := regexp.MustCompile(`(?m)^\s*` + name + `\s*=\s*lib\.nixosSystem\s*\{`).FindStringIndex(src)
+	if start == nil {
+		return ""
+	}
+	depth := 0
+	for i := start[1] - 1; i < len(src); i++ {
+		switch src[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return src[start[0] : i+1]
+			}
+		}
+	}
+	return ""
+}
+
+// The node system never reads an installer-only file: starting from
+// flake.nix without its `installer` configuration, no file reachable by
+// relative path references (transitively: modules name their scripts) is in
+// installerOnlyFiles. And each installer-only file is reached from the
+// installer configuration, so the list is not stale.
+func TestNodeSystemNeverReadsInstallerOnlyFiles(t *testing.T) {
+	src := mustSources(t, labSettings(), nil)
+	flake := string(src["flake.nix"])
+	installer := nixBinding(flake, "installer")
+	node := nixBinding(flake, "node")
+	if installer == "" || node == "" {
+		t.Fatal("flake.nix has no `node = lib.nixosSystem {...}` or `installer = lib.nixosSystem {...}`: the scan is broken")
+	}
+	reach := func(start []string) map[string]bool {
+		seen := map[string]bool{}
+		queue := slices.Clone(start)
+		for len(queue) > 0 {
+			p := queue[0]
+			queue = queue[1:]
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			if strings.HasSuffix(p, ".nix") {
+				queue = append(queue, nixRefs(p, string(src[p]))...)
+			}
+		}
+		return seen
+	}
+	nodeReach := reach(nixRefs("flake.nix", strings.Replace(flake, installer, "", 1)))
+	for _, f := range installerOnlyFiles {
+		if nodeReach[f] {
+			t.Errorf("the node system reaches the installer-only file %s: remove it from installerOnlyFiles or stop the node using it", f)
+		}
+	}
+	for _, want := range []string{"modules/node-base.nix", "modules/storage.nix", "scripts/grow-root.sh", "lib/rules.json"} {
+		if !nodeReach[want] {
+			t.Errorf("node scan does not reach %s (reached %v): the scan is broken", want, nodeReach)
+		}
+	}
+	instReach := reach(nixRefs("flake.nix", installer))
+	for _, f := range installerOnlyFiles {
+		if _, ok := src[f]; !ok {
+			t.Errorf("installer-only file %s is not in the sources", f)
+		}
+		if !instReach[f] {
+			t.Errorf("installer-only file %s is not reached from the installer configuration (reached %v)", f, instReach)
+		}
+	}
+}
+
+// An installer-only edit changes the image hash but not the node-system
+// hash; an edit of anything the node is built from changes both.
+func TestNodeSystemHashFollowsOnlyNodeInputs(t *testing.T) {
+	tree := embeddedTree(t)
+	dir := t.TempDir()
+	extra := filepath.Join(dir, "monitoring.nix")
+	if err := os.WriteFile(extra, []byte("{ ... }: { }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hashes := func(tree fstest.MapFS, s NodeSettings, extra []string) (image, node string) {
+		t.Helper()
+		src, err := newBuildSourcesFrom(tree, s, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src.hash(), src.nodeSystemHash()
+	}
+	baseImage, baseNode := hashes(tree, labSettings(), []string{extra})
+	if wantNode, err := NodeSystemHash(labSettings(), []string{extra}); err != nil || wantNode != baseNode || len(baseNode) != 64 {
+		t.Fatalf("NodeSystemHash = %q (%v), want %q", wantNode, err, baseNode)
+	}
+	edit := func(p string) fstest.MapFS {
+		changed := maps.Clone(tree)
+		data := append(bytes.Clone(tree[p].Data), []byte("\n# edited\n")...)
+		changed[p] = &fstest.MapFile{Data: data, Mode: 0o644}
+		return changed
+	}
+	for _, tc := range []struct {
+		name  string
+		tree  fstest.MapFS
+		s     func(*NodeSettings)
+		extra string
+		node  bool // the node-system hash must change too
+	}{
+		{name: "installer module", tree: edit("modules/installer.nix"), node: false},
+		{name: "install script", tree: edit("scripts/install.sh"), node: false},
+		{name: "node module", tree: edit("modules/node-base.nix"), node: true},
+		{name: "kubernetes module", tree: edit("modules/kubernetes.nix"), node: true},
+		{name: "grow-root script", tree: edit("scripts/grow-root.sh"), node: true},
+		{name: "settings helper", tree: edit("lib/settings.nix"), node: true},
+		{name: "flake", tree: edit("flake.nix"), node: true},
+		{name: "setting", s: func(s *NodeSettings) { s.Timezone = "Europe/Berlin" }, node: true},
+		{name: "extra module", extra: "{ ... }: { services.openssh.ports = [ 2222 ]; }\n", node: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, s := tree, labSettings()
+			if tc.tree != nil {
+				tr = tc.tree
+			}
+			if tc.s != nil {
+				tc.s(&s)
+			}
+			mod := extra
+			if tc.extra != "" {
+				mod = filepath.Join(t.TempDir(), "monitoring.nix")
+				if err := os.WriteFile(mod, []byte(tc.extra), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			image, node := hashes(tr, s, []string{mod})
+			if image == baseImage {
+				t.Error("the image hash did not change")
+			}
+			if changed := node != baseNode; changed != tc.node {
+				t.Errorf("node-system hash changed = %v, want %v", changed, tc.node)
+			}
+		})
+	}
+}
+
+// The two hashes are domain-separated: over a tree without installer-only
+// files, where both cover the same bytes, they still differ.
+func TestNodeSystemHashIsDomainSeparated(t *testing.T) {
+	src := buildSources{"flake.nix": []byte("{ }"), "settings.json": []byte("{}\n")}
+	if src.hash() == src.nodeSystemHash() {
+		t.Error("image and node-system hash agree over the same files")
+	}
+	full := mustSources(t, labSettings(), nil)
+	if full.hash() == full.nodeSystemHash() {
+		t.Error("image and node-system hash agree")
 	}
 }

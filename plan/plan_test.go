@@ -141,7 +141,7 @@ func TestLabGolden(t *testing.T) {
 
 func TestLabPlanContents(t *testing.T) {
 	p := build(t, testutil.RepoRoot(t), "lab")
-	if len(p.ContentHash) != 64 || !strings.HasPrefix(p.ISOFileName, "nixlab-"+p.ContentHash[:16]+"-") || !strings.HasSuffix(p.ISOFileName, ".iso") {
+	if len(p.ContentHash) != 64 || !strings.HasPrefix(p.ISOFileName, "nixlab-9000-") || !strings.HasSuffix(p.ISOFileName, ".iso") {
 		t.Errorf("hash %q, ISO %q", p.ContentHash, p.ISOFileName)
 	}
 	wantNodes := []Node{
@@ -214,12 +214,19 @@ func TestGraphFormats(t *testing.T) {
 		{"template-upload", "template-vm"},
 		{"template-vm", "template-finalize"},
 		{"template-finalize", "control-plane-1"},
-		// A clone waits for the previous node's readiness check (one node
-		// at a time, also for reboots).
-		{"control-plane-1-ready", "workers-1"},
-		{"workers-1-ready", "workers-2"},
+		// A clone waits for the previous node's readiness check and
+		// uncordon, through its own drain (one node at a time, also for
+		// reboots, drained first on a cluster).
+		{"control-plane-1-ready", "control-plane-1-uncordon"},
+		{"control-plane-1-uncordon", "workers-1-drain"},
+		{"workers-1-drain", "workers-1"},
+		{"workers-1-uncordon", "workers-2-drain"},
+		{"workers-2-drain", "workers-2"},
 		{"workers-2", "workers-2-ready"},
 		{"control-plane-1", "control-plane-1-ready"},
+		// The roll: control plane first, then the workers one at a time.
+		{"control-plane-1-roll", "workers-1-roll"},
+		{"workers-1-roll", "workers-2-roll"},
 	}
 	for _, c := range chain {
 		if !containsEdge(p.Edges, Edge{From: urn(c[0]), To: urn(c[1])}) {

@@ -52,6 +52,23 @@ func deployNodeGroups(ctx *pulumi.Context, cfg *Config, lab *Lab, opts []pulumi.
 	return nil
 }
 
+// controlPlaneVMIDs are the VM IDs of every control plane in GroupOrder,
+// node 1 first within a group: where the drains around VM updates run
+// kubectl (components.VMUpdateDrain).
+func (c *Config) controlPlaneVMIDs() []int {
+	var out []int
+	for _, name := range c.GroupOrder() {
+		g := c.NodeGroups[name]
+		if g.Role != RoleControlPlane {
+			continue
+		}
+		for i := 0; i < g.Count; i++ {
+			out = append(out, g.VMIDStart+i)
+		}
+	}
+	return out
+}
+
 func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *components.K8sNodeGroupArgs {
 	g := cfg.NodeGroups[name]
 	args := &components.K8sNodeGroupArgs{
@@ -82,6 +99,12 @@ func nodeGroupArgs(cfg *Config, lab *Lab, name string, after pulumi.Resource) *c
 	}
 	if cfg.NFS != nil {
 		args.Readiness.NFSMountPoint = cfg.NFS.MountPoint
+	}
+	if cps := cfg.controlPlaneVMIDs(); cfg.Kubernetes.IsEnabled() && len(cps) > 0 {
+		args.VMUpdateDrain = &components.VMUpdateDrain{
+			ControlPlaneVMIDs: cps,
+			Timeout:           cfg.Updates.DrainTimeout(),
+		}
 	}
 	if cfg.Network.Mode == NetworkStatic {
 		args.Network.CIDR = cfg.Network.CIDR

@@ -30,6 +30,9 @@ type Config struct {
 	NodeGroups map[string]NodeGroupConfig `json:"nodeGroups,omitempty"`
 	// Kubernetes shapes the kubeadm cluster bootstrapped on the nodes.
 	Kubernetes KubernetesConfig `json:"kubernetes"`
+	// Updates says how `up` rolls a new node system, Kubernetes version or
+	// VM change through the running nodes (see UpdatesConfig).
+	Updates UpdatesConfig `json:"updates"`
 	// StateDir is the local directory (relative to the project directory)
 	// for rendered nix sources and GC-rooted ISO builds.
 	StateDir string `json:"stateDir"`

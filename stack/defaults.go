@@ -87,6 +87,7 @@ func (c *Config) ApplyDefaults() {
 		c.NodeGroups[name] = g
 	}
 	c.applyKubernetesDefaults()
+	c.applyUpdatesDefaults()
 }
 
 func setString(p *string, def string) {

@@ -38,6 +38,9 @@ type Lab struct {
 	// Kubernetes is the kubeadm cluster on the nodes; nil when
 	// nixlab:kubernetes.enabled is false or there are no nodes.
 	Kubernetes *components.KubernetesCluster
+	// Roll rolls a new node system through the running nodes; nil with a
+	// prebuilt ISO (no node system) or without nodes.
+	Roll *components.RollingUpdate
 }
 
 // Deploy registers the whole lab for a validated config: the stack's SSH key
@@ -82,6 +85,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config, opts ...pulumi.ResourceOption) (*L
 		return nil, err
 	}
 	if err := deployKubernetes(ctx, cfg, lab, opts); err != nil {
+		return nil, err
+	}
+	if err := deployRoll(ctx, cfg, lab, opts); err != nil {
 		return nil, err
 	}
 	inventories(ctx, cfg, lab)

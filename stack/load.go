@@ -19,7 +19,7 @@ const Namespace = "nixlab"
 // Pulumi.yaml declares each of them.
 var Keys = []string{
 	"adminUser", "apiToken", "clusterName", "extraAuthorizedKeys", "kubernetes",
-	"network", "nfs", "nodeGroups", "proxmox", "stateDir", "template", "timezone",
+	"network", "nfs", "nodeGroups", "proxmox", "stateDir", "template", "timezone", "updates",
 }
 
 // CheckKeys reports the keys in the nixlab namespace that nixlab does not
@@ -192,7 +192,7 @@ func ParseConfigIn(lookup LookupFunc, dir string) (*Config, error) {
 	for key, into := range map[string]any{
 		"proxmox": &c.Proxmox, "template": &c.Template, "nfs": &c.NFS, "network": &c.Network,
 		"extraAuthorizedKeys": &c.ExtraAuthorizedKeys, "nodeGroups": &c.NodeGroups,
-		"kubernetes": &c.Kubernetes,
+		"kubernetes": &c.Kubernetes, "updates": &c.Updates,
 	} {
 		if raw, ok := get(key); ok {
 			p.objectKey(key, raw, into)
@@ -224,10 +224,12 @@ func ParseConfigIn(lookup LookupFunc, dir string) (*Config, error) {
 // dependsOn lists, for each top-level key, the other keys its checks read
 // (node groups are checked against the template's disk, the network and
 // the cluster name; the Kubernetes settings against the nodes, the network
-// and the addresses of the NFS server and the Proxmox host).
+// and the addresses of the NFS server and the Proxmox host; the held nodes
+// of the updates against the node names).
 var dependsOn = map[string][]string{
 	"nodeGroups": {"template", "network", "clusterName"},
 	"kubernetes": {"nodeGroups", "network", "nfs", "proxmox", "clusterName"},
+	"updates":    {"nodeGroups", "clusterName"},
 }
 
 // topKey is the top-level key of a full key ("nixlab:template.vmId" is

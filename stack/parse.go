@@ -49,6 +49,9 @@ var explicitZeroInts = map[string]intRule{
 	"nodeGroups.*.cores":             {1, MaxCores, strconv.Itoa(DefaultNodeCores)},
 	"nodeGroups.*.memoryMb":          {MinNodeMemoryMB, MaxMemoryMB, strconv.Itoa(DefaultNodeMemoryMB)},
 	"nodeGroups.*.diskSizeGb":        {MinDiskSizeGB, MaxDiskSizeGB, "the template's disk size"},
+	"updates.maxUnavailable":         {1, MaxUnavailableBound, strconv.Itoa(DefaultMaxUnavailable)},
+	"updates.drainTimeoutMinutes":    {MinRollTimeoutMinutes, MaxRollTimeoutMinutes, strconv.Itoa(DefaultDrainTimeoutMinutes)},
+	"updates.healthTimeoutMinutes":   {MinRollTimeoutMinutes, MaxRollTimeoutMinutes, strconv.Itoa(DefaultHealthTimeoutMinutes)},
 }
 
 // stringDefaults are the defaults of string settings, for the message about

@@ -97,6 +97,7 @@ func (c *Config) Validate() error {
 	c.validateNetwork(v)
 	c.validateNodeGroups(v)
 	c.validateKubernetes(v)
+	c.validateUpdates(v)
 	return v.err()
 }
 

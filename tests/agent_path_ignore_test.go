@@ -30,7 +30,8 @@ func remoteCommandInputs(t *testing.T) []string {
 }
 
 // Every nixlab remote command is never updated, only replaced by its
-// triggers: every input but `triggers` is ignored (a newer script or
+// triggers: every input but `triggers` is ignored, or nothing is ignored and
+// its update is a no-op (a newer script or
 // another connection is no reason to run a check again on a working
 // machine). A replacement runs with the stored values of the ignored
 // inputs (the engine applies ignoreChanges before it diffs:
@@ -58,6 +59,16 @@ func TestRemoteCommandsAreNeverUpdated(t *testing.T) {
 				}
 				checked++
 				ignored := reg.RegisterRPC.GetIgnoreChanges()
+				// The other way to run only on create (and replacement):
+				// ignore nothing and update with a no-op (the drains around
+				// VM updates, components.VMUpdateDrain; template-finalize,
+				// whose create command carries the VM ID).
+				if up := reg.Inputs["update"]; up.IsString() {
+					if up.StringValue() != "true" || len(ignored) != 0 {
+						t.Errorf("%s: update %q with ignoreChanges %v: an update must do nothing, and nothing be ignored", name, up.StringValue(), ignored)
+					}
+					continue
+				}
 				for _, in := range inputs {
 					if in == "triggers" {
 						if slices.Contains(ignored, in) {

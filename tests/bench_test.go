@@ -38,6 +38,20 @@ func BenchmarkDeployGraphKubernetes(b *testing.B) {
 	benchDeploy(b, []int{3, 30, 300}, true, kubeNodeStep, func(nodes int) int { return 1 + 3*(nodes-1) })
 }
 
+// rollNodeStep matches the names of a node's Day-2 steps: its roll and the
+// drain and uncordon around a VM update that reboots it.
+var rollNodeStep = regexp.MustCompile(`^(control-plane|workers)-\d+-(roll|drain|uncordon)$`)
+
+// BenchmarkDeployGraphRoll measures the same graph as
+// BenchmarkDeployGraphKubernetes and checks that it holds the Day-2 steps
+// of every node (roll, drain, uncordon: components.RollingUpdate and
+// components.VMUpdateDrain): ns/node must stay flat, each roll step's
+// inputs are the same size whatever the node count (the control planes'
+// list of kubectl hosts is one shared output).
+func BenchmarkDeployGraphRoll(b *testing.B) {
+	benchDeploy(b, []int{3, 30, 300}, true, rollNodeStep, func(nodes int) int { return 3 * nodes })
+}
+
 // benchDeploy runs stack.Deploy under Pulumi mocks for each node count,
 // with or without the Kubernetes cluster, checks that want(nodes)
 // resources match perNode (the graph really has that many nodes), and

@@ -108,3 +108,46 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// changeEffects are the words of the change table's second column: what a
+// change of a setting does to the running nodes.
+var changeEffects = []string{"roll", "reboot", "replace", "in place", "new nodes", "none"}
+
+// TestREADMEChangeTableCoversEverySetting: the README's "What happens on
+// change" table names every setting (nodeGroups.<name>.x as
+// nodeGroups.<g>.x) and says for each row whether the running nodes are
+// rolled, rebooted, replaced, changed in place, left to new nodes or not
+// touched.
+func TestREADMEChangeTableCoversEverySetting(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "## What happens on change\n")
+	end := strings.Index(readme, "### Node reboots\n")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no \"What happens on change\" section before \"Node reboots\"")
+	}
+	section := readme[start:end]
+	rows := 0
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| ") || len(cells) < 3 || strings.HasPrefix(line, "| setting") || strings.HasPrefix(line, "| ---") {
+			continue
+		}
+		rows++
+		if !slices.Contains(changeEffects, strings.TrimSpace(cells[1])) {
+			t.Errorf("change table row %q: effect %q is not one of %v", cells[0], cells[1], changeEffects)
+		}
+	}
+	if rows < 20 {
+		t.Fatalf("only %d rows in the change table", rows)
+	}
+	for _, p := range configPaths("", reflect.TypeOf(stack.Config{})) {
+		key := strings.ReplaceAll(p, "<name>", "<g>")
+		if !strings.Contains(section, "`"+key+"`") {
+			t.Errorf("the change table does not say what a change of `%s` does", key)
+		}
+	}
+}

@@ -122,3 +122,15 @@ func stringState(t *testing.T, st resState, key string) string {
 	}
 	return v.StringValue()
 }
+
+// nodeResources are the resources of one node of the lab (DHCP, Kubernetes
+// on) by resource name, sorted: its VM, address lookup, the drain and
+// uncordon around VM updates, its Kubernetes steps, readiness check and
+// roll step.
+func nodeResources(node string) []string {
+	var out []string
+	for _, s := range []string{"", "-address", "-drain", "-kube-join", "-kube-node", "-kube-prepare", "-ready", "-roll", "-uncordon"} {
+		out = append(out, node+s)
+	}
+	return out
+}

@@ -96,7 +96,7 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	defer r.mu.Unlock()
 	r.regs[args.Name] = registration{MockResourceArgs: args, URN: urn}
 
-	typ, env := args.TypeToken, r.env(args)
+	typ := args.TypeToken
 	st := resState{Type: typ, ID: args.Name + "-id", Provider: args.Provider}
 	old, existed := r.prior[args.Name]
 	switch {
@@ -125,28 +125,35 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			}
 		}
 		r.diffs[args.Name] = d
-		switch {
-		case d.Empty():
+		if d.Empty() {
 			st = old
-		case d.Replace:
-			// A replacement takes every value from the program.
-			st.Inputs = providermodel.Check(typ, args.Inputs)
-			st.State = providermodel.ReadBack(typ, args.Inputs, env)
-			if typ == providermodel.TypeKubernetesProvider {
-				// A new provider instance has a new ID (a UUID in the
-				// engine), unlike a VM, whose ID is its fixed VM ID.
-				st.ID = old.ID + "-replaced"
-			}
-		default:
-			ignored, err := providermodel.ApplyIgnoreChanges(old.Inputs, args.Inputs, ignore)
-			if err != nil {
-				return "", nil, err
-			}
+			break
+		}
+		// An update and a replacement alike take the ignored paths from
+		// the old inputs: the engine resets them before Check, Diff and
+		// Create whenever the resource has an old state (pulumi/pulumi
+		// pkg/resource/deploy/step_generator.go, generateSteps:
+		// `inputs = processIgnoreChanges(goal, oldInputs)`), so a replaced
+		// command runs its old create text with its old environment if
+		// that is ignored. What the provider computes (command output)
+		// follows those inputs too.
+		ignored, err := providermodel.ApplyIgnoreChanges(old.Inputs, args.Inputs, ignore)
+		if err != nil {
+			return "", nil, err
+		}
+		env := r.env(args, ignored)
+		st.Inputs = providermodel.Check(typ, ignored)
+		st.State = providermodel.ReadBack(typ, ignored, env)
+		switch {
+		case !d.Replace:
 			st.ID = old.ID
-			st.Inputs = providermodel.Check(typ, ignored)
-			st.State = providermodel.ReadBack(typ, ignored, env)
+		case typ == providermodel.TypeKubernetesProvider:
+			// A new provider instance has a new ID (a UUID in the
+			// engine), unlike a VM, whose ID is its fixed VM ID.
+			st.ID = old.ID + "-replaced"
 		}
 	default:
+		env := r.env(args, args.Inputs)
 		st.Inputs = providermodel.Check(typ, args.Inputs)
 		st.State = providermodel.ReadBack(typ, args.Inputs, env)
 	}
@@ -176,18 +183,22 @@ func markAdditionalSecretOutputs(state resource.PropertyMap, names []string) {
 	}
 }
 
-// env is what the mock world holds for a resource: the fake tools' output,
-// the VM's status, the generated key pair.
-func (r *recorder) env(args pulumi.MockResourceArgs) providermodel.Env {
+// env is what the mock world holds for a resource whose provider acts on
+// inputs (as the engine hands them over, ignoreChanges applied): the fake
+// tools' output, the VM's status, the generated key pair.
+func (r *recorder) env(args pulumi.MockResourceArgs, inputs resource.PropertyMap) providermodel.Env {
 	env := providermodel.Env{Preview: r.preview, Seed: args.Name}
 	switch args.TypeToken {
 	case providermodel.TypeLocalCommand:
-		e := args.Inputs["environment"]
+		e := inputs["environment"]
 		if !e.IsObject() {
 			break
 		}
 		vars := e.ObjectValue()
 		switch {
+		case vars["NIXLAB_BUILD_KIND"].IsString() && vars["NIXLAB_BUILD_KIND"].StringValue() == "system":
+			// build-iso.sh prints the toplevel the GC root points at.
+			env.Stdout = mockNodeSystem(vars["NIXLAB_OUT_LINK"].StringValue())
 		case strings.HasSuffix(args.Name, "-build"):
 			env.Stdout = vars["NIXLAB_OUT_LINK"].StringValue() + "/iso/nixlab-installer.iso"
 		case strings.HasSuffix(args.Name, "-upload"):
@@ -214,7 +225,7 @@ func (r *recorder) env(args pulumi.MockResourceArgs) providermodel.Env {
 		// A DHCP node's address lookup prints the lease. It is answered in
 		// a preview too: the SDK's mock monitor cannot carry an unknown value
 		// inside the readiness check's secret connection.
-		if c := args.Inputs["create"]; c.IsString() {
+		if c := inputs["create"]; c.IsString() {
 			if m := addressLookupRe.FindStringSubmatch(c.StringValue()); m != nil {
 				id, _ := strconv.Atoi(m[1])
 				env.Stdout = mockLeaseIP(id)
@@ -231,8 +242,8 @@ func (r *recorder) env(args pulumi.MockResourceArgs) providermodel.Env {
 		}
 	case providermodel.TypeVM:
 		env.VM = r.world[args.Name]
-		if env.VM.IPv4 == "" && args.Inputs["vmId"].IsNumber() {
-			env.VM.IPv4 = mockLeaseIP(int(args.Inputs["vmId"].NumberValue()))
+		if env.VM.IPv4 == "" && inputs["vmId"].IsNumber() {
+			env.VM.IPv4 = mockLeaseIP(int(inputs["vmId"].NumberValue()))
 		}
 	case providermodel.TypePrivateKey:
 		// As the TLS provider returns it: with a trailing newline.
@@ -319,6 +330,20 @@ users:
     client-certificate-data: Y2VydA==
     client-key-data: %s
 `, server, mockClientKey)
+}
+
+// mockNodeSystem is the node system build-iso.sh (NIXLAB_BUILD_KIND=system)
+// prints for a GC root: a store path named as nixpkgs names a toplevel
+// (<store>/<32 base-32 chars>-nixos-system-<name>-<version>), distinct per
+// GC root (which names the node-system hash).
+func mockNodeSystem(outLink string) string {
+	const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
+	sum := sha256.Sum256([]byte(outLink))
+	var h [32]byte
+	for i := range h {
+		h[i] = nixBase32[sum[i]%32]
+	}
+	return "/nix/store/" + string(h[:]) + "-nixos-system-nixos-26.05.20260101.0000000"
 }
 
 // mockLeaseIP is the DHCP address the mock guest agent reports for a VM ID:

@@ -464,6 +464,15 @@ func TestNixModuleContracts(t *testing.T) {
 		if got := nixAt(ci, "growpart", "mode"); got != "off" {
 			t.Errorf("cloud-init growpart.mode = %v, want off (nixlab-grow-root grows the disk)", got)
 		}
+		// A roll's `nix copy` logs in as the admin user, whom the daemon
+		// must trust to accept the unsigned closure; root stays trusted.
+		if got := nixStrings(nixAt(b, "nix", "settings", "trusted-users")); !reflect.DeepEqual(got, []string{"root", "nixos"}) {
+			t.Errorf("nix.settings.trusted-users = %v, want [root nixos] (the settings' admin user)", got)
+		}
+		ops := evalModuleRaw(t, "node-base.nix", writeSettings(t, `{"adminUser":"ops"}`))
+		if got := nixStrings(nixAt(ops, "nix", "settings", "trusted-users")); !reflect.DeepEqual(got, []string{"root", "ops"}) {
+			t.Errorf("admin user ops: nix.settings.trusted-users = %v, want [root ops]", got)
+		}
 	})
 
 	t.Run("storage and installer agree", func(t *testing.T) {

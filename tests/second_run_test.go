@@ -2,12 +2,15 @@ package tests
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/nixlab/nixlab/components"
 	"github.com/nixlab/nixlab/internal/providermodel"
 	"github.com/nixlab/nixlab/stack"
 )
@@ -90,10 +93,29 @@ func TestSecondRunAfterScalingOnlyAddsNodes(t *testing.T) {
 			added = append(added, name)
 		}
 	}
-	slices.Sort(added)
-	if want := []string{"workers-3", "workers-3-address", "workers-3-kube-join", "workers-3-kube-node", "workers-3-kube-prepare", "workers-3-ready",
-		"workers-4", "workers-4-address", "workers-4-kube-join", "workers-4-kube-node", "workers-4-kube-prepare", "workers-4-ready"}; !slices.Equal(added, want) {
-		t.Errorf("scaling 2 -> 4 workers created %v, want %v", added, want)
+	checkNodeResources(t, "scaling 2 -> 4 workers creates", added, []string{"workers-3", "workers-4"},
+		"", "-address", "-kube-join", "-kube-node", "-kube-prepare", "-ready")
+}
+
+// checkNodeResources fails unless names are resources of the given nodes
+// only (the node's VM, named like the node, or a step named <node>-...) and
+// hold each node's VM and the steps with the given suffixes. Further steps
+// of a node (roll, drain) may be there: what they are is for their own
+// tests; that nothing outside these nodes is touched is checked here.
+func checkNodeResources(t *testing.T, what string, names, nodes []string, suffixes ...string) {
+	t.Helper()
+	slices.Sort(names)
+	for _, n := range names {
+		if !slices.ContainsFunc(nodes, func(node string) bool { return n == node || strings.HasPrefix(n, node+"-") }) {
+			t.Errorf("%s %s, which is not a resource of %v (all: %v)", what, n, nodes, names)
+		}
+	}
+	for _, node := range nodes {
+		for _, suffix := range suffixes {
+			if !slices.Contains(names, node+suffix) {
+				t.Errorf("%s no %s%s (all: %v)", what, node, suffix, names)
+			}
+		}
 	}
 }
 
@@ -157,9 +179,9 @@ func TestRebootingUpdateGoesOneNodeAtATime(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := []string{"workers-1", "workers-1-ready", "workers-2", "workers-2-ready", "workers-3", "workers-3-ready"}
-	if !slices.Equal(names, want) {
-		t.Fatalf("more worker cores changes %v, want %v", names, want)
+	checkNodeResources(t, "more worker cores changes", names, []string{"workers-1", "workers-2", "workers-3"}, "", "-ready")
+	if t.Failed() {
+		t.FailNow()
 	}
 	for i := 1; i <= 3; i++ {
 		vmName := fmt.Sprintf("workers-%d", i)
@@ -174,10 +196,41 @@ func TestRebootingUpdateGoesOneNodeAtATime(t *testing.T) {
 		if i > 1 {
 			prev = fmt.Sprintf("workers-%d-ready", i-1)
 		}
-		if deps := second.regs[vmName].RegisterRPC.GetDependencies(); !slices.Contains(deps, second.regs[prev].URN) {
+		if !second.waitsFor(vmName, prev) {
 			t.Errorf("%s is updated (rebooted) without waiting for %s", vmName, prev)
 		}
 	}
+}
+
+// waitsFor reports whether resource from depends on resource on, directly
+// or through other resources' dependsOn (a drain step between them, say).
+func (r *recorder) waitsFor(from, on string) bool {
+	byURN := map[string]registration{}
+	for _, reg := range r.regs {
+		byURN[reg.URN] = reg
+	}
+	target := r.regs[on].URN
+	seen := map[string]bool{}
+	queue := []string{r.regs[from].URN}
+	for len(queue) > 0 {
+		u := queue[0]
+		queue = queue[1:]
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		reg, ok := byURN[u]
+		if !ok || reg.RegisterRPC == nil {
+			continue
+		}
+		for _, d := range reg.RegisterRPC.GetDependencies() {
+			if d == target {
+				return true
+			}
+			queue = append(queue, d)
+		}
+	}
+	return false
 }
 
 // TestSecondRunAfterScalingDownOnlyRemovesNodes: with state, scaling down
@@ -194,11 +247,8 @@ func TestSecondRunAfterScalingDownOnlyRemovesNodes(t *testing.T) {
 			removed = append(removed, name)
 		}
 	}
-	slices.Sort(removed)
-	if want := []string{"workers-2", "workers-2-address", "workers-2-kube-join", "workers-2-kube-node", "workers-2-kube-prepare", "workers-2-ready",
-		"workers-3", "workers-3-address", "workers-3-kube-join", "workers-3-kube-node", "workers-3-kube-prepare", "workers-3-ready"}; !slices.Equal(removed, want) {
-		t.Errorf("scaling 3 -> 1 workers removes %v, want %v", removed, want)
-	}
+	checkNodeResources(t, "scaling 3 -> 1 workers removes", removed, []string{"workers-2", "workers-3"},
+		"", "-address", "-kube-join", "-kube-node", "-kube-prepare", "-ready")
 }
 
 // TestCloudInitChangeLooksUpAddressesAgain: new DNS servers are a cloud-init
@@ -281,5 +331,157 @@ func TestReadinessRunsAgainExactlyWhenTheNodeReboots(t *testing.T) {
 				t.Fatalf("%d nodes compared (want 3), %d changed (want some): the case tests nothing", nodes, changedVMs)
 			}
 		})
+	}
+}
+
+// envOf is the environment a resource's state holds (what its provider ran
+// with, ignoreChanges applied), as plain strings.
+func envOf(t *testing.T, st resState) map[string]string {
+	t.Helper()
+	env := revealed(st.Inputs["environment"])
+	if !env.IsObject() {
+		t.Fatalf("state environment %v", env)
+	}
+	out := map[string]string{}
+	for k, v := range env.ObjectValue() {
+		if v.IsString() {
+			out[string(k)] = v.StringValue()
+		}
+	}
+	return out
+}
+
+// templateRuns runs the program twice (cfg, then cfg2 on the first run's
+// state) and returns each run's template.
+func templateRuns(t *testing.T, cfg, cfg2 map[string]string) (first, second *recorder, t1, t2 *components.NixOSTemplate) {
+	t.Helper()
+	var templates []*components.NixOSTemplate
+	program := withLab(func(_ *pulumi.Context, _ *stack.Config, lab *stack.Lab) error {
+		templates = append(templates, lab.Template)
+		return nil
+	})
+	first, second = secondRun(t, cfg, cfg2, program)
+	if len(templates) != 2 {
+		t.Fatalf("%d runs", len(templates))
+	}
+	return first, second, templates[0], templates[1]
+}
+
+// TestImageChangeReplacesBuildsWithTheNewEnvironment: a new content hash
+// replaces the system build, the ISO build, the upload, the VM and
+// finalize, and each replacement runs with this run's values: the new flake
+// directory (rendered by this run), GC roots and ISO file name. The engine
+// keeps an ignored input's stored value on a replacement (the mock does as
+// generateSteps does), so an ignored environment would rebuild the old
+// flake and upload it under the old name, which the old upload's delete
+// then removes.
+func TestImageChangeReplacesBuildsWithTheNewEnvironment(t *testing.T) {
+	state := t.TempDir()
+	cfg := labConfig(t, map[string]string{"nixlab:stateDir": state, "nixlab:timezone": "UTC"})
+	cfg2 := labConfig(t, map[string]string{"nixlab:stateDir": state, "nixlab:timezone": "Europe/Berlin"})
+	_, second, t1, t2 := templateRuns(t, cfg, cfg2)
+	if t1.Hash == t2.Hash || t1.NodeSystemHash == t2.NodeSystemHash {
+		t.Fatalf("a time zone change kept a hash: image %s/%s, node system %s/%s", t1.Hash, t2.Hash, t1.NodeSystemHash, t2.NodeSystemHash)
+	}
+	short, nodeShort := t2.Hash[:16], t2.NodeSystemHash[:16]
+	flakeDir := filepath.Join(state, "src", short)
+	if _, err := os.Stat(filepath.Join(flakeDir, "flake.nix")); err != nil {
+		t.Errorf("the flake the builds read was not rendered by this run: %v", err)
+	}
+	states := second.stateSnapshot()
+	for _, name := range []string{"template-system", "template-build", "template-upload", "template-vm", "template-finalize"} {
+		if d := second.diffs[name]; !d.Replace {
+			t.Errorf("%s: diff %+v, want a replacement", name, d)
+		}
+	}
+
+	sys := envOf(t, states["template-system"])
+	if sys["NIXLAB_FLAKE_DIR"] != flakeDir || sys["NIXLAB_OUT_LINK"] != filepath.Join(state, "system", nodeShort) {
+		t.Errorf("replaced system build ran with %v, want flake %s and GC root system/%s", sys, flakeDir, nodeShort)
+	}
+	build := envOf(t, states["template-build"])
+	if t2.ISOFileName != t1.ISOFileName {
+		t.Errorf("the ISO's name changed with the image (%s -> %s): the template VM keeps its ignored cdrom, so a new template would install the old file", t1.ISOFileName, t2.ISOFileName)
+	}
+	target := strings.TrimSuffix(strings.TrimPrefix(t2.ISOFileName, "nixlab-9000-"), ".iso")
+	isoLink := filepath.Join(state, "iso", short+"-"+target)
+	if build["NIXLAB_FLAKE_DIR"] != flakeDir || build["NIXLAB_OUT_LINK"] != isoLink {
+		t.Errorf("replaced ISO build ran with %v, want flake %s and GC root %s", build, flakeDir, isoLink)
+	}
+	up := envOf(t, states["template-upload"])
+	if up["NIXLAB_ISO_FILE_NAME"] != t2.ISOFileName || !strings.HasPrefix(up["NIXLAB_ISO_PATH"], isoLink+"/") {
+		t.Errorf("replaced upload ran with ISO %q from %q, want %s from %s", up["NIXLAB_ISO_FILE_NAME"], up["NIXLAB_ISO_PATH"], t2.ISOFileName, isoLink)
+	}
+	if got := states["template-upload"].State["stdout"].StringValue(); got != "local:iso/"+t2.ISOFileName {
+		t.Errorf("upload volume %q, want local:iso/%s", got, t2.ISOFileName)
+	}
+	// The replaced template VM boots what its stored (ignored) cdrom names:
+	// that must be the file the new upload wrote.
+	cd := revealed(states["template-vm"].Inputs["cdrom"])
+	if !cd.IsObject() || cd.ObjectValue()["fileId"].StringValue() != "local:iso/"+t2.ISOFileName {
+		t.Errorf("the new template VM boots %v, want local:iso/%s", cd, t2.ISOFileName)
+	}
+	if !second.get(t, "template-upload").RegisterRPC.GetDeleteBeforeReplace() {
+		t.Error("the upload is replaced create-first: the old upload's delete would remove the new ISO of the same name")
+	}
+}
+
+// TestAnotherCheckoutUpdatesTheBuildsInPlace: the same stack run from
+// another checkout (another state directory: other absolute paths) builds
+// nothing new: the system build, the ISO build and the upload are updated
+// in place (local.Command's Update runs create again: a nix cache hit, and
+// upload-iso.sh skips an ISO already on the host), nothing is replaced,
+// and the VM and finalize are left alone.
+func TestAnotherCheckoutUpdatesTheBuildsInPlace(t *testing.T) {
+	stateA, stateB := t.TempDir(), t.TempDir()
+	cfg := labConfig(t, map[string]string{"nixlab:stateDir": stateA})
+	cfg2 := labConfig(t, map[string]string{"nixlab:stateDir": stateB})
+	_, second, t1, t2 := templateRuns(t, cfg, cfg2)
+	if t1.Hash != t2.Hash || t1.NodeSystemHash != t2.NodeSystemHash {
+		t.Fatal("the state directory changed a hash")
+	}
+	var changed []string
+	for name, d := range changedResources(second) {
+		if !strings.HasPrefix(name, "template") {
+			continue
+		}
+		changed = append(changed, name)
+		if d.Replace || !slices.Equal(d.Changed, []string{"environment"}) {
+			t.Errorf("%s: diff %+v, want an in-place environment update", name, d)
+		}
+	}
+	slices.Sort(changed)
+	if want := []string{"template-build", "template-system", "template-upload"}; !slices.Equal(changed, want) {
+		t.Errorf("another checkout changes %v, want %v", changed, want)
+	}
+	states := second.stateSnapshot()
+	if got := envOf(t, states["template-system"])["NIXLAB_OUT_LINK"]; got != filepath.Join(stateB, "system", t2.NodeSystemHash[:16]) {
+		t.Errorf("system GC root %q is not in this checkout's state directory", got)
+	}
+	if got := envOf(t, states["template-upload"])["NIXLAB_ISO_PATH"]; !strings.HasPrefix(got, filepath.Join(stateB, "iso")+"/") {
+		t.Errorf("upload reads %q, not this checkout's build", got)
+	}
+}
+
+// TestNewTemplateVMIDFinalizesTheNewVM: a new template VM ID replaces the VM
+// and finalize, and the replaced finalize converts the new VM: its create
+// command (which carries the VM ID) is not ignored, so the replacement does
+// not run with the stored one.
+func TestNewTemplateVMIDFinalizesTheNewVM(t *testing.T) {
+	state := t.TempDir()
+	tmpl := func(vmID int) string {
+		return fmt.Sprintf(`{"vmId":%d,"name":"nixlab-template","diskSizeGb":20,"swapSizeGb":2,"installTimeoutMinutes":60}`, vmID)
+	}
+	cfg := labConfig(t, map[string]string{"nixlab:stateDir": state, "nixlab:template": tmpl(9000)})
+	cfg2 := labConfig(t, map[string]string{"nixlab:stateDir": state, "nixlab:template": tmpl(9001)})
+	_, second := secondRun(t, cfg, cfg2, stack.Program)
+	for _, name := range []string{"template-vm", "template-finalize"} {
+		if d := second.diffs[name]; !d.Replace {
+			t.Errorf("%s: diff %+v, want a replacement", name, d)
+		}
+	}
+	create := second.stateSnapshot()["template-finalize"].Inputs["create"].StringValue()
+	if !strings.Contains(create, "'finalize-template' '9001' ") {
+		t.Errorf("the replaced finalize runs ...%s, want it to convert VM 9001", create[max(0, len(create)-80):])
 	}
 }

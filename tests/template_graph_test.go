@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestProgramRunsOnLabStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stack.Program: %v", err)
 	}
-	for _, name := range []string{"proxmox", "ssh-key", "template", "template-build", "template-upload", "template-vm", "template-finalize"} {
+	for _, name := range []string{"proxmox", "ssh-key", "template", "template-system", "template-build", "template-upload", "template-vm", "template-finalize"} {
 		rec.get(t, name)
 	}
 }
@@ -46,6 +47,7 @@ func TestTemplateChildrenTypesAndParents(t *testing.T) {
 		t.Fatalf("template component: type %q custom %v", comp.TypeToken, comp.Custom)
 	}
 	children := []struct{ name, typ string }{
+		{"template-system", "command:local:Command"},
 		{"template-build", "command:local:Command"},
 		{"template-upload", "command:local:Command"},
 		{"template-vm", "proxmoxve:VM/virtualMachine:VirtualMachine"},
@@ -64,7 +66,7 @@ func TestTemplateChildrenTypesAndParents(t *testing.T) {
 
 func TestTemplateDependencyChain(t *testing.T) {
 	rec, _ := deployLab(t, labConfig(t, nil), false)
-	chain := []string{"template-build", "template-upload", "template-vm", "template-finalize"}
+	chain := []string{"template-system", "template-build", "template-upload", "template-vm", "template-finalize"}
 	for i := 1; i < len(chain); i++ {
 		prev, cur := rec.get(t, chain[i-1]), rec.get(t, chain[i])
 		if !slices.Contains(cur.RegisterRPC.GetDependencies(), prev.URN) {
@@ -100,16 +102,33 @@ func TestTemplateResourceOptions(t *testing.T) {
 	if !slices.Contains(vmReg.RegisterRPC.GetReplaceOnChanges(), "description") {
 		t.Errorf("VM replaceOnChanges %v lacks description (the content hash)", vmReg.RegisterRPC.GetReplaceOnChanges())
 	}
-	for _, name := range []string{"template-build", "template-upload"} {
+	// The local commands ignore their script texts (a newer nixlab does
+	// not rebuild), never their environment or triggers: the engine keeps
+	// an ignored input's old value on a replacement too, and the
+	// environment holds per-hash paths and the ISO name
+	// (TestImageChangeReplacesBuildsWithTheNewEnvironment).
+	for _, name := range []string{"template-system", "template-build", "template-upload"} {
 		ig := rec.get(t, name).RegisterRPC.GetIgnoreChanges()
-		for _, p := range []string{"create", "delete", "environment"} {
+		for _, p := range []string{"create", "delete"} {
 			if !slices.Contains(ig, p) {
-				t.Errorf("%s ignoreChanges %v lacks %q: a run from another checkout would redo it", name, ig, p)
+				t.Errorf("%s ignoreChanges %v lacks %q: a newer script would run it again", name, ig, p)
+			}
+		}
+		for _, p := range []string{"environment", "triggers"} {
+			if slices.Contains(ig, p) {
+				t.Errorf("%s ignores %q (%v): a replacement would keep the old value", name, p, ig)
 			}
 		}
 	}
-	if ig := rec.get(t, "template-finalize").RegisterRPC.GetIgnoreChanges(); !slices.Contains(ig, "connection") {
-		t.Errorf("finalize ignoreChanges %v lacks connection", ig)
+	// Finalize's create command carries the VM ID and its connection the
+	// host: a replacement must take both from the program; an update (a
+	// newer script, another key) does nothing.
+	fin := rec.get(t, "template-finalize")
+	if ig := fin.RegisterRPC.GetIgnoreChanges(); len(ig) != 0 {
+		t.Errorf("finalize ignores %v: a replacement would run with the stored values", ig)
+	}
+	if up := fin.Inputs["update"]; !up.IsString() || up.StringValue() != "true" {
+		t.Errorf("finalize update = %v, want the no-op true", up)
 	}
 }
 
@@ -217,7 +236,7 @@ func TestInstallerVMInputs(t *testing.T) {
 		{"disk format", disk(in)["fileFormat"].StringValue(), "raw"},
 		{"cdrom interface", in["cdrom"].ObjectValue()["interface"].StringValue(), "ide3"},
 		{"cdrom iso", in["cdrom"].ObjectValue()["fileId"].StringValue(), "local:iso/" + lab.Template.ISOFileName},
-		{"iso name carries the hash", strings.HasPrefix(lab.Template.ISOFileName, "nixlab-"+short+"-"), true},
+		{"iso name is the template's, not the image's", strings.HasPrefix(lab.Template.ISOFileName, "nixlab-9000-") && !strings.Contains(lab.Template.ISOFileName, short), true},
 		{"boot order", strings.Join(stringsOf(in["bootOrders"]), ","), "scsi0,ide3"},
 		{"bridge", in["networkDevices"].ArrayValue()[0].ObjectValue()["bridge"].StringValue(), "vmbr0"},
 		{"nic model", in["networkDevices"].ArrayValue()[0].ObjectValue()["model"].StringValue(), "virtio"},
@@ -241,8 +260,8 @@ func TestCommandInputs(t *testing.T) {
 	if len(trig) != 2 || trig[0].StringValue() != hash {
 		t.Errorf("build triggers = %v, want [content hash, target]", trig)
 	}
-	if utrig := rec.get(t, "template-upload").Inputs["triggers"].ArrayValue(); len(utrig) != 2 || !utrig[0].DeepEquals(trig[0]) || !utrig[1].DeepEquals(trig[1]) {
-		t.Errorf("upload triggers %v differ from the build's %v", utrig, trig)
+	if utrig := rec.get(t, "template-upload").Inputs["triggers"].ArrayValue(); len(utrig) != 3 || !utrig[0].DeepEquals(trig[0]) || !utrig[1].DeepEquals(trig[1]) || utrig[2].NumberValue() != 9000 {
+		t.Errorf("upload triggers %v, want the build's %v and the template VM ID", utrig, trig)
 	}
 	benv := build["environment"].ObjectValue()
 	if got := benv["NIXLAB_FLAKE_DIR"].StringValue(); got != filepath.Join(cfg["nixlab:stateDir"], "src", short) {
@@ -254,8 +273,8 @@ func TestCommandInputs(t *testing.T) {
 
 	upload := rec.get(t, "template-upload").Inputs
 	uenv := upload["environment"].ObjectValue()
-	if got := uenv["NIXLAB_ISO_FILE_NAME"].StringValue(); got != lab.Template.ISOFileName || !strings.HasPrefix(got, "nixlab-"+short) {
-		t.Errorf("ISO file name %q does not carry the hash", got)
+	if got := uenv["NIXLAB_ISO_FILE_NAME"].StringValue(); got != lab.Template.ISOFileName || got != "nixlab-9000-"+filepath.Base(benv["NIXLAB_OUT_LINK"].StringValue())[len(short)+1:]+".iso" {
+		t.Errorf("ISO file name %q, want nixlab-<template VM ID>-<target>.iso", got)
 	}
 	if got := uenv["NIXLAB_ISO_PATH"].StringValue(); !strings.HasPrefix(got, filepath.Join(cfg["nixlab:stateDir"], "iso", short)) {
 		t.Errorf("upload reads %q, not the build's GC-rooted ISO", got)
@@ -405,7 +424,7 @@ func TestCommandsUseAbsolutePathsAndNoWorkingDir(t *testing.T) {
 	cfg := labConfig(t, map[string]string{"nixlab:stateDir": "relative-state"})
 	t.Chdir(t.TempDir())
 	rec, _ := deployLab(t, cfg, true)
-	for _, name := range []string{"template-build", "template-upload"} {
+	for _, name := range []string{"template-system", "template-build", "template-upload"} {
 		in := rec.get(t, name).Inputs
 		if in.HasValue("dir") {
 			t.Errorf("%s sets a working directory: a delete after the checkout is gone would fail", name)
@@ -471,5 +490,102 @@ func TestHashIgnoresCloneTimeSettings(t *testing.T) {
 	cfg := labConfig(t, map[string]string{"nixlab:nfs": `{"server":"192.168.1.4","export":"/volume1/other"}`})
 	if _, other := deployLab(t, cfg, true); other.Template.Hash == lab.Template.Hash {
 		t.Error("an NFS change did not change the content hash")
+	}
+}
+
+// The node system build: the node's toplevel from the flake this run
+// rendered, GC-rooted under the state directory by node-system hash,
+// replaced exactly when that hash changes, its GC root removed on delete;
+// nothing secret in it. Its stdout is NixOSTemplate.NodeSystem.
+func TestSystemBuildInputs(t *testing.T) {
+	cfg := labConfig(t, nil)
+	state := cfg["nixlab:stateDir"]
+	var lab *stack.Lab
+	var system string
+	rec, err := runMocked(t, cfg, false, withLab(func(ctx *pulumi.Context, _ *stack.Config, l *stack.Lab) error {
+		lab = l
+		out, err := await(ctx, l.Template.NodeSystem)
+		if err != nil {
+			return err
+		}
+		if out.Secret || !slices.ContainsFunc(out.Dependencies, func(r pulumi.Resource) bool { return r == pulumi.Resource(l.Template.SystemBuild) }) {
+			t.Errorf("NodeSystem: secret %v, dependencies %v: want a plain output of the system build", out.Secret, out.Dependencies)
+		}
+		system, _ = out.Value.(string)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := lab.Template
+	if len(tpl.NodeSystemHash) != 64 || tpl.NodeSystemHash == tpl.Hash || tpl.SystemBuild == nil {
+		t.Fatalf("NodeSystemHash %q (image hash %q), SystemBuild %v", tpl.NodeSystemHash, tpl.Hash, tpl.SystemBuild)
+	}
+	if !regexp.MustCompile(`^/nix/store/[0-9a-z]{32}-nixos-system-[^/]+$`).MatchString(system) {
+		t.Errorf("NodeSystem = %q, want the toplevel store path build-iso.sh prints", system)
+	}
+	reg := rec.get(t, "template-system")
+	in := reg.Inputs
+	if trig := stringsOf(in["triggers"]); !slices.Equal(trig, []string{tpl.NodeSystemHash}) {
+		t.Errorf("system build triggers %v, want [node-system hash]", trig)
+	}
+	env := in["environment"].ObjectValue()
+	want := map[string]string{
+		"NIXLAB_BUILD_KIND": "system",
+		"NIXLAB_FLAKE_DIR":  filepath.Join(state, "src", tpl.Hash[:16]),
+		"NIXLAB_OUT_LINK":   filepath.Join(state, "system", tpl.NodeSystemHash[:16]),
+		"NIXLAB_LOCK_COPY":  filepath.Join(state, "flake.lock"),
+	}
+	if len(env) != len(want) {
+		t.Errorf("system build environment %v, want %v", env, want)
+	}
+	for k, v := range want {
+		if got := env[resource.PropertyKey(k)]; !got.IsString() || got.StringValue() != v {
+			t.Errorf("system build %s = %v, want %q", k, got, v)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(want["NIXLAB_FLAKE_DIR"], "flake.nix")); err != nil {
+		t.Errorf("the flake the system build reads was not rendered: %v", err)
+	}
+	if !strings.Contains(in["create"].StringValue(), "'build-iso' 'create'") || !strings.Contains(in["delete"].StringValue(), "'build-iso' 'delete'") {
+		t.Errorf("system build does not run build-iso.sh create / delete (the GC root)")
+	}
+	for k, v := range in {
+		if v.ContainsSecrets() {
+			t.Errorf("system build input %s is secret: nothing secret belongs in a local build", k)
+		}
+	}
+	if !slices.Contains(rec.get(t, "template-build").RegisterRPC.GetDependencies(), reg.URN) {
+		t.Error("the ISO build does not wait for the system build (nix would build the node closure twice at once)")
+	}
+}
+
+// A prebuilt ISO has no node system: no system build, no node-system hash.
+func TestPrebuiltISOHasNoNodeSystem(t *testing.T) {
+	iso := filepath.Join(t.TempDir(), "installer.iso")
+	if err := os.WriteFile(iso, []byte("ISO"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := labConfig(t, map[string]string{"nixlab:template": `{"vmId":9000,"isoPath":"` + iso + `"}`})
+	var system any
+	rec, err := runMocked(t, cfg, false, withLab(func(ctx *pulumi.Context, _ *stack.Config, l *stack.Lab) error {
+		if l.Template.SystemBuild != nil || l.Template.NodeSystemHash != "" {
+			t.Errorf("prebuilt ISO: SystemBuild %v, NodeSystemHash %q; want none", l.Template.SystemBuild, l.Template.NodeSystemHash)
+		}
+		out, err := await(ctx, l.Template.NodeSystem)
+		system = out.Value
+		return err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if system != "" {
+		t.Errorf("NodeSystem = %v, want \"\"", system)
+	}
+	if _, ok := rec.regs["template-system"]; ok {
+		t.Error("a system build is registered for a prebuilt ISO")
+	}
+	if deps := rec.get(t, "template-build").RegisterRPC.GetDependencies(); len(deps) != 0 {
+		t.Errorf("prebuilt ISO build depends on %v", deps)
 	}
 }

@@ -35,27 +35,32 @@ func runUp(ctx context.Context, c *cli, args []string) int {
 
 // runPreview is `nixlab preview`. After the engine's preview it says which
 // nodes the update would reboot (see rebootCollector) and how the
-// Kubernetes cluster's membership changes (see kubeStepCollector).
+// Kubernetes cluster's membership changes (see kubeStepCollector), and which
+// nodes a new node system rolls through (see rollCollector).
 func runPreview(ctx context.Context, c *cli, args []string) int {
 	var reboots rebootCollector
 	var kube kubeStepCollector
+	var rolls rollCollector
 	preview := func(e Engine, ctx context.Context, req Request) error {
 		req.OnEvent = func(ev events.EngineEvent) {
 			reboots.observe(ev)
 			kube.observe(ev)
+			rolls.observe(ev)
 		}
 		if err := e.Preview(ctx, req); err != nil {
 			return err
 		}
 		writeRebootSummary(req.Stdout, reboots.list())
 		writeKubeSummary(req.Stdout, kube.summary())
+		rolled, drained := rolls.summary()
+		writeRollSummary(req.Stdout, rolled, drained)
 		return nil
 	}
 	return c.lifecycle(ctx, args, "preview",
 		"Show what `nixlab up` would create, update or delete, changing nothing, then which running nodes\n"+
 			"the update would reboot (the Proxmox provider restarts a VM whose CPU, memory, network device or\n"+
 			"cloud-init settings change), one at a time, and which nodes join the Kubernetes cluster or are\n"+
-			"drained and removed from it. Creates the (empty) stack on first use, like `pulumi preview` after\n"+
+			"drained and removed from it, and which nodes roll to a new node system (and why). Creates the (empty) stack on first use, like `pulumi preview` after\n"+
 			"`pulumi stack init`.",
 		preview)
 }

@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
 # build-iso.sh — build the nixlab installer ISO with nix (or adopt a prebuilt
-# one) and keep a GC root to it. Run by a Pulumi command:local:Command whose
-# working directory is the Pulumi project directory.
+# one), or the node system it installs, and keep a GC root to the result.
+# Run by a Pulumi command:local:Command whose working directory is the Pulumi
+# project directory. Both builds share the flake handling below (staging,
+# flake.lock copy, GC root); the ISO carries the node system, so building
+# the system first lets the ISO build reuse it from the store.
 #
 # Usage: build-iso.sh create|delete
 #
 # Environment:
+#   NIXLAB_BUILD_KIND    optional: "iso" (default) builds the installer ISO,
+#                        "system" the node system (nixosConfigurations.node's
+#                        toplevel, what a roll copies to running nodes)
 #   NIXLAB_OUT_LINK      path of the GC-root link to create/remove (create, delete);
 #                        parent directories are created as needed
 #   NIXLAB_FLAKE_DIR     directory holding the rendered flake (create, unless prebuilt)
 #   NIXLAB_PREBUILT_ISO  optional: use this ISO file instead of building with nix
+#                        (iso only; a prebuilt ISO has no node system to build)
 #   NIXLAB_LOCK_COPY     optional: where to copy flake.lock after a nix build
+#   NIX_STORE_DIR        optional: the Nix store directory, as nix itself reads it
+#                        (default /nix/store); a system path must lie in it
 #
-# stdout (create): exactly one line, the ISO path. Everything else goes to stderr.
+# stdout (create): exactly one line, the ISO path, or for "system" the node
+# system's store path (/nix/store/<hash>-nixos-system-<name>-<version>).
+# Everything else goes to stderr.
 set -euo pipefail
 
 readonly SCRIPT_NAME="build-iso.sh"
 readonly ISO_ATTR="nixosConfigurations.installer.config.system.build.isoImage"
+readonly SYSTEM_ATTR="nixosConfigurations.node.config.system.build.toplevel"
 
 log() {
   printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2
@@ -86,9 +98,21 @@ use_prebuilt() {
   printf '%s\n' "$target"
 }
 
+# build_kind prints NIXLAB_BUILD_KIND: iso (the default) or system.
+build_kind() {
+  local kind="${NIXLAB_BUILD_KIND:-iso}"
+  case "$kind" in
+    iso | system) printf '%s\n' "$kind" ;;
+    *) die "invalid NIXLAB_BUILD_KIND '$kind': use iso or system" ;;
+  esac
+}
+
+# require_nix fails with the fix when nix is missing; $1 names what cannot
+# be built without it.
 require_nix() {
+  local what="$1"
   if ! command -v nix >/dev/null 2>&1; then
-    log "error: nix is not on PATH, so the installer ISO cannot be built."
+    log "error: nix is not on PATH, so $what cannot be built."
     log "  Either install Nix with flakes enabled: see https://nixos.org/download and put"
     log "  'experimental-features = nix-command flakes' into ~/.config/nix/nix.conf (or /etc/nix/nix.conf),"
     log "  or set nixlab:template.isoPath to a prebuilt installer ISO:"
@@ -175,32 +199,70 @@ cleanup() {
   fi
 }
 
-create() {
-  local link dir rc=0 iso
-  link="$(out_link)"
-  if [[ -n "${NIXLAB_PREBUILT_ISO:-}" ]]; then
-    use_prebuilt "$NIXLAB_PREBUILT_ISO" "$link"
-    return 0
+# system_path prints the node system the GC root $1 points at, after
+# checking that it is one: a store path named <hash>-nixos-system-<rest>
+# (nixpkgs nixos/modules/system/activation/top-level.nix names the toplevel
+# "nixos-system-${config.system.name}-${config.system.nixos.label}").
+system_path() {
+  local link="$1" store="${NIX_STORE_DIR:-/nix/store}" target
+  store="${store%/}"
+  target="$(readlink -- "$link")" || die "nix build finished but $link is not a link to the build result"
+  if [[ "$target" != "$store/"* ]]; then
+    die "nix build produced $target, which is not in the Nix store $store"
   fi
-  require_nix
-  dir="$(flake_dir)"
-  prepare_link_parent "$link"
+  if [[ ! "${target#"$store/"}" =~ ^[0-9a-z]{32}-nixos-system-[^/]+$ ]]; then
+    die "nix build produced $target, which is not a NixOS system (<store>/<hash>-nixos-system-<name>)"
+  fi
+  printf '%s\n' "$target"
+}
+
+# nix_build builds attribute $2 of the flake in directory $1 with a GC root
+# at $3 (nix prints its logs on stderr; nothing reaches stdout).
+nix_build() {
+  local dir="$1" attr="$2" link="$3" rc=0
   trap cleanup EXIT
   stage_flake "$dir"
-  log "building the installer ISO from path:$REF_DIR (this can take a while)"
   nix --extra-experimental-features 'nix-command flakes' build --print-build-logs \
-    --out-link "$link" "path:$REF_DIR#$ISO_ATTR" >&2 || rc=$?
+    --out-link "$link" "path:$REF_DIR#$attr" >&2 || rc=$?
   if (( rc != 0 )); then
     log "error: nix build failed (exit $rc); see the nix output above"
     exit "$rc"
   fi
-  iso="$(find_iso "$link/iso")"
   if [[ -n "$STAGING_DIR" && -f "$STAGING_DIR/flake.lock" ]]; then
     cp -- "$STAGING_DIR/flake.lock" "$dir/flake.lock" || log "warning: cannot copy flake.lock back to $dir"
   fi
+}
+
+create() {
+  local link dir kind result
+  link="$(out_link)"
+  kind="$(build_kind)"
+  if [[ -n "${NIXLAB_PREBUILT_ISO:-}" ]]; then
+    if [[ "$kind" == system ]]; then
+      die "a prebuilt ISO (nixlab:template.isoPath) carries no node system to build; nodes of a prebuilt ISO cannot be rolled"
+    fi
+    use_prebuilt "$NIXLAB_PREBUILT_ISO" "$link"
+    return 0
+  fi
+  if [[ "$kind" == system ]]; then
+    require_nix "the node system"
+  else
+    require_nix "the installer ISO"
+  fi
+  dir="$(flake_dir)"
+  prepare_link_parent "$link"
+  if [[ "$kind" == system ]]; then
+    log "building the node system from path:$dir (this can take a while)"
+    nix_build "$dir" "$SYSTEM_ATTR" "$link"
+    result="$(system_path "$link")"
+  else
+    log "building the installer ISO from path:$dir (this can take a while)"
+    nix_build "$dir" "$ISO_ATTR" "$link"
+    result="$(find_iso "$link/iso")"
+  fi
   copy_lock "$dir"
-  log "built $iso (GC root: $link)"
-  printf '%s\n' "$iso"
+  log "built $result (GC root: $link)"
+  printf '%s\n' "$result"
 }
 
 delete() {

@@ -180,10 +180,12 @@ func randomDiff(state, cfg resource.PropertyMap) DiffResult {
 // ID is the resource ID a provider gives a resource with the given state,
 // when the model knows it: a RandomString's ID is its result
 // (srcRandomString, Create: plan.ID = result), a RandomPassword's is "none"
-// (srcRandomPassword), a RandomBytes' is its base64 (srcBytesID). Pulumi
-// stores IDs in plain text, secret or not.
+// (srcRandomPassword), a RandomBytes' is its base64 (srcBytesID), a VM's
+// is its VM ID (vmID). Pulumi stores IDs in plain text, secret or not.
 func ID(typ string, state resource.PropertyMap) (string, bool) {
 	switch typ {
+	case TypeVM:
+		return vmID(state)
 	case TypeRandomString:
 		if r := unwrap(state["result"]); r.IsString() {
 			return r.StringValue(), true

@@ -3,6 +3,7 @@ package providermodel
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -443,4 +444,14 @@ func RebootingChanges(d DiffResult) []string {
 		}
 	}
 	return out
+}
+
+// vmID is a VM's resource ID: its VM ID in decimal, as the provider sets it
+// after creating or cloning the VM (bpg v0.69.1 proxmoxtf/resource/vm/
+// vm.go, vmCreateClone and vmCreateCustom: d.SetId(strconv.Itoa(vmID))).
+func vmID(state resource.PropertyMap) (string, bool) {
+	if v := unwrap(state["vmId"]); v.IsNumber() {
+		return strconv.Itoa(int(v.NumberValue())), true
+	}
+	return "", false
 }

@@ -74,6 +74,17 @@ in
     "nix-command"
     "flakes"
   ];
+  # A roll copies the new system closure to the node with `nix copy` over SSH
+  # as the admin user: the daemon accepts store paths without signatures only
+  # from trusted users. nix.settings.trusted-users is a list option
+  # (nixpkgs nixos/modules/config/nix.nix, nix.settings submodule); nix.nix
+  # defines [ "root" ] itself and list definitions merge, root is named here
+  # as well so that it stays trusted on a branch where that was the option's
+  # default (which any definition replaces).
+  nix.settings.trusted-users = [
+    "root"
+    s.adminUser
+  ];
 
   environment.systemPackages = with pkgs; [
     # Ansible's modules run with /run/current-system/sw/bin/python3 (the

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// rollEvent is an engine event of a roll step of node (its NIXLAB_NODE)
+// whose triggers go from old to new ([node-system hash, version guard]).
+func rollEvent(op apitype.OpType, resName, node string, old, cur []any) events.EngineEvent {
+	urn := "urn:pulumi:lab::nixlab::nixlab:index:RollingUpdate$" + localCommandType + "::" + resName
+	env := map[string]any{"NIXLAB_NODE": node}
+	md := apitype.StepEventMetadata{
+		Op: op, URN: urn, Type: localCommandType,
+		Old: &apitype.StepEventStateMetadata{URN: urn, Type: localCommandType, Inputs: map[string]any{"environment": env, "triggers": old}},
+		New: &apitype.StepEventStateMetadata{URN: urn, Type: localCommandType, Inputs: map[string]any{"environment": env, "triggers": cur}},
+	}
+	return events.EngineEvent{EngineEvent: apitype.EngineEvent{ResourcePreEvent: &apitype.ResourcePreEvent{Metadata: md}}}
+}
+
+func TestPreviewRollSummary(t *testing.T) {
+	h1, h2 := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	note := rollNote + "\n"
+	cases := []struct {
+		name string
+		evs  []events.EngineEvent
+		want string // stdout after the reboot summary line
+	}{
+		{name: "unchanged: nothing", evs: []events.EngineEvent{
+			rollEvent(apitype.OpSame, "workers-1-roll", "nixlab-workers-1", []any{h1, "-"}, []any{h1, "-"}),
+		}},
+		{name: "new nodes are created, not rolled", evs: []events.EngineEvent{
+			rollEvent(apitype.OpCreate, "workers-3-roll", "nixlab-workers-3", nil, []any{h1, "-"}),
+		}},
+		{name: "an update (new timeouts) rolls nothing", evs: []events.EngineEvent{
+			rollEvent(apitype.OpUpdate, "workers-1-roll", "nixlab-workers-1", []any{h1, "-"}, []any{h1, "-"}),
+		}},
+		{name: "new image: every node in the engine's order, each once", evs: []events.EngineEvent{
+			rollEvent(apitype.OpCreateReplacement, "control-plane-1-roll", "nixlab-control-plane-1", []any{h1, "-"}, []any{h2, "-"}),
+			rollEvent(apitype.OpReplace, "control-plane-1-roll", "nixlab-control-plane-1", []any{h1, "-"}, []any{h2, "-"}),
+			rollEvent(apitype.OpCreateReplacement, "workers-1-roll", "nixlab-workers-1", []any{h1, "-"}, []any{h2, "-"}),
+		}, want: "will roll: nixlab-control-plane-1 (new node image bbbbbbbbbbbb), nixlab-workers-1 (new node image bbbbbbbbbbbb)\n" + note},
+		{name: "version guard changed", evs: []events.EngineEvent{
+			rollEvent(apitype.OpReplace, "workers-1-roll", "nixlab-workers-1", []any{h1, "1.35"}, []any{h1, "1.36"}),
+		}, want: "will roll: nixlab-workers-1 (Kubernetes version 1.35 -> 1.36)\n" + note},
+		{name: "drain around a VM update", evs: []events.EngineEvent{
+			step{op: apitype.OpReplace, typ: remoteCommandType, name: "workers-2-drain"}.event(),
+			step{op: apitype.OpReplace, typ: remoteCommandType, name: "workers-2-uncordon"}.event(),
+			step{op: apitype.OpCreate, typ: remoteCommandType, name: "workers-3-drain"}.event(),
+		}, want: "will drain before the VM update and uncordon after: workers-2\n"},
+		{name: "other types with the suffix do not count", evs: []events.EngineEvent{
+			step{op: apitype.OpReplace, typ: vmType, name: "odd-roll"}.event(),
+			step{op: apitype.OpReplace, typ: localCommandType, name: "odd-drain"}.event(),
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := &harness{engine: &fakeEngine{events: c.evs}}
+			code, stdout, stderr := h.run(t, "preview")
+			if code != 0 {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			first, rest, _ := strings.Cut(stdout, "\n")
+			if first != "no node reboots" {
+				t.Errorf("first line %q, want the reboot summary", first)
+			}
+			if rest != c.want {
+				t.Errorf("after the reboot summary:\n%s\nwant:\n%s", rest, c.want)
+			}
+		})
+	}
+}
