@@ -312,6 +312,14 @@ func TestStackFilesReadAlikeByPlanAndUp(t *testing.T) {
 		{name: "storage {} without NFS", overrides: map[string]string{"nixlab:nfs": "", "nixlab:kubernetes": "{storage: {}}"}},
 		{name: "kubernetes as a list", overrides: kube("[flannel]"), key: "nixlab:kubernetes", fix: "mapping", typeLevel: true},
 	}
+	runFileCases(t, cases)
+}
+
+// runFileCases reads each case's stack file the way `nixlab plan` does and
+// the way `pulumi up` does (the SDK's loader, then the program), checks
+// each outcome, and that both paths agree on the messages and the config.
+func runFileCases(t *testing.T, cases []fileCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := projectDir(t, stackYAML(c.overrides))

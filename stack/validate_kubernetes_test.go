@@ -12,9 +12,15 @@ import (
 // 192.168.1.4, Proxmox on 192.168.1.5) with nixlab:kubernetes set to k
 // (JSON) and more overrides.
 func kubeLab(k string, more map[string]string) map[string]string {
-	out := map[string]string{"nixlab:kubernetes": k}
-	for key, v := range more {
-		out[key] = v
+	return labWith("nixlab:kubernetes", k, more)
+}
+
+// labWith is the overrides of the lab that set key to value (JSON) and
+// more.
+func labWith(key, value string, more map[string]string) map[string]string {
+	out := map[string]string{key: value}
+	for k, v := range more {
+		out[k] = v
 	}
 	return out
 }

@@ -15,11 +15,7 @@ import (
 // nixlab-workers-1 and -2) with nixlab:updates set to u (JSON) and more
 // overrides.
 func updatesLab(u string, more map[string]string) map[string]string {
-	out := map[string]string{"nixlab:updates": u}
-	for k, v := range more {
-		out[k] = v
-	}
-	return out
+	return labWith("nixlab:updates", u, more)
 }
 
 // labNodeNames are the lab's nodes as its errors list them.
@@ -289,33 +285,7 @@ func TestUpdatesReadAlikeByPlanAndUp(t *testing.T) {
 		{name: "hold a node twice", overrides: upd("{hold: [nixlab-workers-1, nixlab-workers-1]}"), key: "nixlab:updates.hold[1]", fix: "list each node once"},
 		{name: "updates as a list", overrides: upd("[nixlab-workers-1]"), key: "nixlab:updates", fix: "mapping", typeLevel: true},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			dir := projectDir(t, stackYAML(c.overrides))
-			planCfg, planErr := planRead(dir)
-			checkOutcome(t, "plan", c, planErr)
-			values, ok := cliConfig(t, dir)
-			if !ok {
-				t.Fatalf("the Pulumi SDK's loader refuses the file")
-			}
-			upCfg, upErr := upRead(t, dir, values)
-			checkOutcome(t, "up", c, upErr)
-			if c.typeLevel {
-				return
-			}
-			if got, want := messages(planErr), messages(upErr); !reflect.DeepEqual(got, want) {
-				t.Errorf("plan and up disagree:\nplan: %q\nup:   %q", got, want)
-			}
-			if c.key == "" && !reflect.DeepEqual(planCfg, upCfg) {
-				t.Errorf("plan and up read different configs:\nplan: %+v\nup:   %+v", planCfg, upCfg)
-			}
-			if c.check != nil && planCfg != nil {
-				if msg := c.check(planCfg); msg != "" {
-					t.Error(msg)
-				}
-			}
-		})
-	}
+	runFileCases(t, cases)
 }
 
 // A bad update setting in a stack file is reported at its own line, under

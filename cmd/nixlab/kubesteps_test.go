@@ -82,19 +82,27 @@ func TestPreviewKubernetesSummary(t *testing.T) {
 			for _, s := range c.steps {
 				evs = append(evs, s.event())
 			}
-			h := &harness{engine: &fakeEngine{events: evs}}
-			code, stdout, stderr := h.run(t, "preview")
-			if code != 0 {
-				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
-			}
-			first, rest, _ := strings.Cut(stdout, "\n")
-			if first != "no node reboots" {
-				t.Errorf("first line %q, want the reboot summary", first)
-			}
-			if rest != c.want {
-				t.Errorf("after the reboot summary:\n%s\nwant:\n%s", rest, c.want)
-			}
+			checkPreviewAfterReboots(t, evs, c.want)
 		})
+	}
+}
+
+// checkPreviewAfterReboots runs `nixlab preview` on an engine that reports
+// evs and checks that, after the reboot summary ("no node reboots"), it
+// writes exactly want.
+func checkPreviewAfterReboots(t *testing.T, evs []events.EngineEvent, want string) {
+	t.Helper()
+	h := &harness{engine: &fakeEngine{events: evs}}
+	code, stdout, stderr := h.run(t, "preview")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	first, rest, _ := strings.Cut(stdout, "\n")
+	if first != "no node reboots" {
+		t.Errorf("first line %q, want the reboot summary", first)
+	}
+	if rest != want {
+		t.Errorf("after the reboot summary:\n%s\nwant:\n%s", rest, want)
 	}
 }
 

@@ -58,18 +58,7 @@ func TestPreviewRollSummary(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := &harness{engine: &fakeEngine{events: c.evs}}
-			code, stdout, stderr := h.run(t, "preview")
-			if code != 0 {
-				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
-			}
-			first, rest, _ := strings.Cut(stdout, "\n")
-			if first != "no node reboots" {
-				t.Errorf("first line %q, want the reboot summary", first)
-			}
-			if rest != c.want {
-				t.Errorf("after the reboot summary:\n%s\nwant:\n%s", rest, c.want)
-			}
+			checkPreviewAfterReboots(t, c.evs, c.want)
 		})
 	}
 }
