@@ -237,7 +237,7 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 	flakeDir := filepath.Join(stateDir, "src", short)
 	write := !ctx.DryRun()
 	if write && src != nil {
-		if err := src.render(flakeDir); err != nil {
+		if err := src.render(flakeDir, filepath.Join(stateDir, "flake.lock")); err != nil {
 			return nil, fmt.Errorf("NixOSTemplate %s: rendering nix sources into %s: %w", name, flakeDir, err)
 		}
 	}

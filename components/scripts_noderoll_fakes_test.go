@@ -75,16 +75,26 @@ export NIXLAB_ROOT="$root" FAKE_HOST="$host" PATH="$FAKE_NODE_BIN:$FAKE_TOOLS"
 exec bash -c "$*"
 `
 
-// rollFakeNix is `nix copy --to ssh-ng://<user>@<host> <path>` (nix 2.x
-// src/nix/copy.cc; ssh-ng runs ssh with the options in NIX_SSHOPTS,
-// libstore/ssh.cc SSHMaster::addCommonSSHOpts): it copies the path's
-// closure (the file "closure" in each fake system lists it) from the local
-// store into the node's, and needs the same key options ssh gets.
+// rollFakeNix is `nix copy --no-check-sigs --to ssh-ng://<user>@<host>?remote-program=... <path>`
+// (nix 2.x src/nix/copy.cc; ssh-ng runs ssh with the options in
+// NIX_SSHOPTS, libstore/ssh.cc SSHMaster::addCommonSSHOpts, and
+// `<remote-program> --stdio` on the node, libstore/ssh-store.cc): it copies
+// the path's closure (the file "closure" in each fake system lists it) from
+// the local store into the node's, and needs the same key options ssh
+// gets. Without --no-check-sigs the node's daemon checks signatures, and a
+// closure built here has none (libstore/daemon.cc, AddToStoreNar: a client
+// may only turn the checks on); without running the daemon as root
+// (sudo -n nix-daemon) the login user is not trusted on nodes whose
+// trusted-users do not name it (nixos/modules/config/nix.nix).
 const rollFakeNix = `
 printf 'local: nix %s\n' "$*" >>"$FAKE_CALLS"
-[[ "$1 $2 $3 $4" == "--extra-experimental-features nix-command copy --to" ]] || { echo "fake nix: unexpected: $*" >&2; exit 64; }
-dest="${5#ssh-ng://}"; path="$6"
-[[ "$5" == ssh-ng://* && $# == 6 ]] || { echo "fake nix: unexpected: $*" >&2; exit 64; }
+[[ "$1 $2 $3 $4" == "--extra-experimental-features nix-command copy --no-check-sigs" ]] || {
+  echo "error: path '${!#}' lacks a valid signature (fake nix: unexpected: $*)" >&2; exit 1; }
+[[ "$5" == --to && $# == 7 ]] || { echo "fake nix: unexpected: $*" >&2; exit 64; }
+url="$6"; path="$7"
+[[ "$url" == ssh-ng://*'?remote-program=sudo%20-n%20/run/current-system/sw/bin/nix-daemon' ]] || {
+  echo "error: cannot add path '$path' because it lacks a signature by a trusted key (fake nix: store URL $url)" >&2; exit 1; }
+dest="${url#ssh-ng://}"; dest="${dest%%\?*}"
 for o in "-o IdentitiesOnly=yes" "-o BatchMode=yes" "-o StrictHostKeyChecking=accept-new" "-o UserKnownHostsFile="; do
   [[ " $NIX_SSHOPTS" == *" $o"* ]] || { echo "fake nix: NIX_SSHOPTS lacks $o: $NIX_SSHOPTS" >&2; exit 1; }
 done

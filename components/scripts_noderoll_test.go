@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -359,7 +360,7 @@ func TestScriptNodeRoll_SwitchWithoutReboot(t *testing.T) {
 		"[w1] checking health\n", "[w1] healthy, uncordoned\n")
 	calls := w.callList(t)
 	rollOrder(t, calls,
-		"local: nix --extra-experimental-features nix-command copy --to ssh-ng://admin@"+rollW1+" "+b,
+		"local: nix --extra-experimental-features nix-command copy --no-check-sigs --to ssh-ng://admin@"+rollW1+"?remote-program=sudo%20-n%20/run/current-system/sw/bin/nix-daemon "+b,
 		rollCP1+": kubectl --kubeconfig /etc/kubernetes/admin.conf --request-timeout=30s annotate --overwrite node w1 nixlab.io/roll="+strings.TrimPrefix(b, "/nix/store/"),
 		rollCP1+": kubectl --kubeconfig /etc/kubernetes/admin.conf --request-timeout=30s cordon w1",
 		rollCP1+": kubectl --kubeconfig /etc/kubernetes/admin.conf drain w1 --ignore-daemonsets --delete-emptydir-data --timeout=120s",
@@ -722,6 +723,96 @@ func TestScriptNodeRoll_WithoutKubernetes(t *testing.T) {
 		t.Errorf("w1 runs %s, want %s", got, b)
 	}
 	_ = a
+}
+
+// A TMPDIR the key file cannot go to is refused before anything runs: one
+// that does not exist, and one with whitespace (NIX_SSHOPTS is split on
+// it, so nix copy would get a broken -i option).
+func TestScriptNodeRoll_UnusableTMPDIR(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, dir, want string }{
+		{"missing", "missing", "[w1] cannot create a temporary directory under "},
+		{"whitespace", "tmp dir", "contains whitespace, which NIX_SSHOPTS cannot carry: set TMPDIR to a path without"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, a := rollLab(t)
+			b := w.system(t, "b", "v1.35.2", "6.6.1", "257.1")
+			dir := filepath.Join(w.dir, tc.dir)
+			if tc.name != "missing" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := w.run(t, append(w.env("w1", b), "TMPDIR="+dir))
+			rollExpect(t, res, 1, "", tc.want)
+			if calls := w.callList(t); len(calls) > 0 {
+				t.Errorf("commands ran: %q", calls)
+			}
+			if left, _ := os.ReadDir(dir); len(left) > 0 {
+				t.Errorf("temporary files left behind in %s: %v", dir, left)
+			}
+			if got := w.linked(t, "w1", "run/current-system"); got != a {
+				t.Errorf("w1 runs %s", got)
+			}
+		})
+	}
+}
+
+// A node whose system links cannot be read, or are not store paths, is
+// refused before anything changes, naming the link and what it holds.
+func TestScriptNodeRoll_NodeStateUnreadable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, w *rollWorld)
+		want  string
+	}{
+		{"ssh refused", func(t *testing.T, w *rollWorld) {
+			w.nodeFile(t, "w1", "down", "forever\n")
+		}, "[w1] cannot read /run/current-system on admin@" + rollW1 + " over ssh: ssh: connect to host " + rollW1 + " port 22: Connection refused\n"},
+		{"no booted system", func(t *testing.T, w *rollWorld) {
+			if err := os.Remove(filepath.Join(w.root("w1"), "run/booted-system")); err != nil {
+				t.Fatal(err)
+			}
+		}, "[w1] /run/booted-system on admin@" + rollW1 + " is '/run/booted-system', not a store path: is it a NixOS node?\n"},
+		{"no current system", func(t *testing.T, w *rollWorld) {
+			if err := os.Remove(filepath.Join(w.root("w1"), "run/current-system")); err != nil {
+				t.Fatal(err)
+			}
+		}, "[w1] /run/current-system on admin@" + rollW1 + " is '/run/current-system', not a store path: is it a NixOS node?\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, _ := rollLab(t)
+			b := w.system(t, "b", "v1.35.2", "6.6.1", "257.1")
+			tc.setup(t, w)
+			res := w.run(t, w.env("w1", b))
+			rollExpect(t, res, 1, "", tc.want)
+			rollNone(t, w.callList(t), "kubectl", "nix --extra", "nix-env", "switch-to-configuration")
+		})
+	}
+}
+
+// A check's output is quoted on one line, at most 1500 characters: a
+// longer one keeps its end, after "...".
+func TestScriptNodeRoll_LongCheckOutput(t *testing.T) {
+	t.Parallel()
+	// node-ready's two stderr lines (rollReadyScript), joined by " | ".
+	const head, tail = "node w1: ", " | node w1 not ready: 1 check failed (containerd)"
+	for _, n := range []int{1500, 1501} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			w, a := rollLab(t)
+			b := w.system(t, "b", "v1.35.2", "6.6.1", "257.1")
+			line := head + "disk failed: " + strings.Repeat("x", n-len(head)-len("disk failed: ")-len(tail)) + tail
+			w.nodeFile(t, "w1", "ready-fail-"+filepath.Base(b), strings.TrimPrefix(strings.TrimSuffix(line, tail), head)+"\n")
+			want := line
+			if n > 1500 {
+				want = "..." + line[n-1500:]
+			}
+			res := w.run(t, w.env("w1", b, "NIXLAB_ROLLBACK=no"))
+			rollExpect(t, res, 1, "", "[w1] readiness failed: "+want+" (still failing after 2 s); rollback is off")
+			_ = a
+		})
+	}
 }
 
 // The key reaches ssh and nix only as a mode-600 file that is removed at

@@ -22,6 +22,17 @@ import (
 //	vms/<vmid>/hang        a kubectl command whose argv contains this file's
 //	                       text never ends
 //	vms/<vmid>/truncate    the agent reports stderr as truncated
+//	vms/<vmid>/status-error  `qm status` fails otherwise than "does not
+//	                       exist", with this text on stderr
+//	vms/<vmid>/status-out  `qm status` prints this text instead of its
+//	                       "status: <state>" line
+//	vms/<vmid>/qm-hangs    `qm guest exec` never returns: the host's
+//	                       `timeout` ends it with this exit status (124 or 137)
+//	vms/<vmid>/garbage     `qm guest exec` prints this text instead of JSON
+//	vms/<vmid>/signal      a kubectl command whose argv contains this file's
+//	                       text is killed by signal 9
+//	vms/<vmid>/error       a kubectl command whose argv contains this file's
+//	                       first line fails (exit 1) with the rest on stderr
 //	cluster/nodes/<n>          Node n is registered
 //	cluster/unschedulable/<n>  spec.unschedulable true
 //	cluster/annotation/<n>     metadata.annotations["nixlab.io/vm-update"]
@@ -62,6 +73,8 @@ case "${1:-} ${2:-}" in
   "status "*)
     (( $# == 2 )) || unexpected "$@"
     exists "$2"
+    [[ ! -f "$W/vms/$2/status-error" ]] || { cat "$W/vms/$2/status-error" >&2; exit 2; }
+    [[ ! -f "$W/vms/$2/status-out" ]] || { cat "$W/vms/$2/status-out"; exit 0; }
     echo "status: $(cat "$W/vms/$2/status")"
     ;;
   "guest exec")
@@ -89,14 +102,18 @@ case "${1:-} ${2:-}" in
     rc=0
     FAKE_VM="$vmid" "$W/guest-kubectl" "$@" >"$W/out" 2>"$W/err" || rc=$?
     d="$(cat "$W/duration")"
+    [[ ! -f "$W/vms/$vmid/garbage" ]] || { cat "$W/vms/$vmid/garbage"; exit 0; }
     if [[ "$d" == inf ]] || (( wait != 0 && d >= wait )); then
       echo "timeout reached, returning pid" >&2
       printf '{\n   "pid" : 4242\n}\n'
       exit 0
     fi
+    # A command killed by a signal has "signal" instead of "exitcode"
+    # (guest_exec_status: WIFSIGNALED); the fake kubectl exits 137 for it.
     perl -MJSON::PP -e '
       sub slurp { open my $f, "<", $_[0] or die; local $/; my $s = <$f>; $s }
-      my %r = (exited => 1, exitcode => 0 + $ARGV[0]);
+      my %r = (exited => 1);
+      if ($ARGV[0] == 137) { $r{signal} = 9 } else { $r{exitcode} = 0 + $ARGV[0] }
       my $o = slurp($ARGV[1]); $r{"out-data"} = $o if $o ne "";
       my $e = slurp($ARGV[2]); $r{"err-data"} = $e if $e ne "";
       $r{"err-truncated"} = 1 if -f $ARGV[3];
@@ -105,6 +122,24 @@ case "${1:-} ${2:-}" in
     ;;
   *) unexpected "$@" ;;
 esac
+`
+
+// vmDrainFakeTimeout is coreutils' timeout(1) as the script calls it,
+// `timeout --kill-after=<s> <s> qm ...` (coreutils src/timeout.c: exit 124
+// when the command timed out, 128+9 = 137 when it also had to be killed
+// with KILL after --kill-after): it runs the command, unless the VM named
+// by `qm guest exec <vmid>` has a qm-hangs file, whose status it then
+// returns at once instead of waiting. It records the durations it got in
+// $W/timeouts.
+const vmDrainFakeTimeout = `
+W="$FAKE_WORLD"
+[[ "$1" == --kill-after=* ]] || { echo "fake timeout: unexpected: $*" >&2; exit 125; }
+printf '%s %s\n' "${1#--kill-after=}" "$2" >>"$W/timeouts"
+shift 2
+if [[ "$1 $2 $3" == "qm guest exec" && -f "$W/vms/$4/qm-hangs" ]]; then
+  exit "$(cat "$W/vms/$4/qm-hangs")"
+fi
+exec "$@"
 `
 
 // vmDrainNodeFields is the jsonpath the script reads a Node with; the fake
@@ -145,6 +180,14 @@ set -- "${args[@]}"
 if [[ -f "$W/vms/$vm/hang" && "$*" == *"$(cat "$W/vms/$vm/hang")"* ]]; then
   echo inf >"$W/duration"
   exit 0
+fi
+if [[ -f "$W/vms/$vm/signal" && "$*" == *"$(cat "$W/vms/$vm/signal")"* ]]; then
+  echo "evicting pod default/web-0"
+  exit 137
+fi
+if [[ -f "$W/vms/$vm/error" && "$*" == *"$(head -n 1 "$W/vms/$vm/error")"* ]]; then
+  tail -n +2 "$W/vms/$vm/error" >&2
+  exit 1
 fi
 if [[ "$kc" != /etc/kubernetes/admin.conf || -f "$W/vms/$vm/noconf" ]]; then
   echo "error: stat $kc: no such file or directory" >&2
@@ -241,6 +284,10 @@ func newVMDrainWorld(t *testing.T) *vmDrainWorld {
 		t.Fatal(err)
 	}
 	testutil.WriteFake(t, filepath.Join(w.dir, "bin"), "qm", vmDrainFakeQm)
+	testutil.WriteFake(t, filepath.Join(w.dir, "bin"), "timeout", vmDrainFakeTimeout)
+	if err := os.MkdirAll(filepath.Join(w.dir, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	testutil.WriteFake(t, w.dir, "guest-kubectl", vmDrainFakeKubectl)
 	return w
 }
@@ -284,14 +331,27 @@ func (w *vmDrainWorld) calls(t *testing.T) string {
 // `bash -c '<embedded script>' vm-drain <args>`, with the fake qm first on PATH.
 func (w *vmDrainWorld) run(t *testing.T, args ...string) scriptResult {
 	t.Helper()
+	return w.runEnv(t, nil, args...)
+}
+
+// runEnv is run with extra environment variables (later ones win). It
+// fails the test when the run leaves files in its TMPDIR.
+func (w *vmDrainWorld) runEnv(t *testing.T, extra []string, args ...string) scriptResult {
+	t.Helper()
 	bash := testutil.RequireTool(t, "bash")
-	env := []string{
+	tmp := filepath.Join(w.dir, "tmp")
+	env := append([]string{
 		"PATH=" + testutil.PathWith(filepath.Join(w.dir, "bin")),
 		"FAKE_WORLD=" + w.dir,
+		"TMPDIR=" + tmp,
 		"NIXLAB_POLL_SECONDS=1",
-	}
+	}, extra...)
 	argv := append([]string{bash, "-c", components.ScriptText("vm-drain.sh"), "vm-drain"}, args...)
-	return scriptRunArgv(t, w.dir, env, argv)
+	res := scriptRunArgv(t, w.dir, env, argv)
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("temporary files left behind in TMPDIR: %v", left)
+	}
+	return res
 }
 
 // kubectlCalls returns the kubectl argv lines run in VM vmid, in order.

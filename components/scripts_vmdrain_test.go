@@ -119,6 +119,24 @@ func TestScriptVmDrain_NoControlPlaneAnswers(t *testing.T) {
 			w.set(t, "vms/"+vdCP1+"/hang", "/readyz")
 			w.set(t, "vms/"+vdCP2+"/noconf", "")
 		}, []string{"VM 9100: kubectl was still running after 60 s (qm guest exec returned only its pid 4242", "VM 9101 has no /etc/kubernetes/admin.conf yet"}},
+		// qm itself stuck (a hung agent socket): the host's timeout ends it
+		// after qm's own --timeout plus the grace, TERM (124) or KILL (137).
+		{"qm never returns (timeout: TERM)", func(t *testing.T, w *vmDrainWorld) {
+			w.vm(t, vdCP1, "running")
+			w.set(t, "vms/"+vdCP1+"/qm-hangs", "124")
+		}, []string{"VM 9100: qm guest exec 9100 did not return within 90 s", "VM 9101 does not exist"}},
+		{"qm never returns (timeout: KILL)", func(t *testing.T, w *vmDrainWorld) {
+			w.vm(t, vdCP1, "running")
+			w.set(t, "vms/"+vdCP1+"/qm-hangs", "137")
+		}, []string{"VM 9100: qm guest exec 9100 did not return within 90 s"}},
+		{"unreadable answer", func(t *testing.T, w *vmDrainWorld) {
+			w.vm(t, vdCP1, "running")
+			w.set(t, "vms/"+vdCP1+"/garbage", "Agent error: garbled reply\n")
+		}, []string{"VM 9100: qm guest exec printed no exec status: Agent error: garbled reply"}},
+		{"answer without exit status", func(t *testing.T, w *vmDrainWorld) {
+			w.vm(t, vdCP1, "running")
+			w.set(t, "vms/"+vdCP1+"/garbage", "{\n   \"exited\" : 0\n}\n")
+		}, []string{"VM 9100: qm guest exec printed no exec status: {"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -134,6 +152,9 @@ func TestScriptVmDrain_NoControlPlaneAnswers(t *testing.T) {
 				"[" + vdNode + "] failed: cannot drain " + vdNode + " safely: no control-plane VM answered through its guest agent"}, c.wants...)...)
 			if w.has("cluster/unschedulable/" + vdNode) {
 				t.Errorf("node cordoned although no control plane answered")
+			}
+			if strings.Contains(res.stderr, "using the control plane") {
+				t.Errorf("a control plane was used:\n%s", res.stderr)
 			}
 		})
 	}
@@ -154,6 +175,15 @@ func TestScriptVmDrain_Drains(t *testing.T) {
 		}, vdCP2},
 		{"first one's readyz returns only a pid: the next", func(t *testing.T, w *vmDrainWorld) {
 			w.set(t, "vms/"+vdCP1+"/hang", "/readyz")
+		}, vdCP2},
+		{"first one's qm never returns: the next", func(t *testing.T, w *vmDrainWorld) {
+			w.set(t, "vms/"+vdCP1+"/qm-hangs", "124")
+		}, vdCP2},
+		{"first one's answer unreadable: the next", func(t *testing.T, w *vmDrainWorld) {
+			w.set(t, "vms/"+vdCP1+"/garbage", "not JSON\n")
+		}, vdCP2},
+		{"first one's readyz killed by a signal: the next", func(t *testing.T, w *vmDrainWorld) {
+			w.set(t, "vms/"+vdCP1+"/signal", "/readyz")
 		}, vdCP2},
 		// An earlier run was interrupted after cordoning: still ours.
 		{"re-run after an interrupted drain", func(t *testing.T, w *vmDrainWorld) {
@@ -193,6 +223,9 @@ func TestScriptVmDrain_Drains(t *testing.T) {
 			if strings.Contains(w.calls(t), "kubectl@"+vdNodeVM) {
 				t.Errorf("the node's own VM was used")
 			}
+			// The host's timeout around qm: qm status 60 s; a short request
+			// its 60 s plus 30 s of grace; the drain 180 + 30 s.
+			scriptMustContain(t, "timeouts", scriptReadFile(t, w.dir+"/timeouts"), "5 60\n", "5 90\n", "5 210\n")
 		})
 	}
 }
@@ -220,6 +253,9 @@ func TestScriptVmDrain_DrainFails(t *testing.T) {
 		{"drain outlives qm's wait (pid only)", func(t *testing.T, w *vmDrainWorld) {
 			w.set(t, "vms/"+vdCP1+"/hang", "drain ")
 		}, []string{"[" + vdNode + "]   | kubectl was still running after 180 s (qm guest exec returned only its pid 4242"}},
+		{"kubectl drain killed by a signal", func(t *testing.T, w *vmDrainWorld) {
+			w.set(t, "vms/"+vdCP1+"/signal", "drain ")
+		}, []string{"[" + vdNode + "]   | evicting pod default/web-0", "[" + vdNode + "]   | (kubectl was killed by signal 9)"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -240,6 +276,86 @@ func TestScriptVmDrain_DrainFails(t *testing.T) {
 			calls := strings.Join(w.kubectlCalls(t, vdCP1), "\n")
 			if d, u := strings.Index(calls, "drain "), strings.Index(calls, "uncordon "); d < 0 || u < d {
 				t.Errorf("want drain, then uncordon:\n%s", calls)
+			}
+			if w.has("cluster/drained/" + vdNode) {
+				t.Errorf("the fake drain finished although it failed")
+			}
+		})
+	}
+}
+
+// TestScriptVmDrain_QmStatusFails: a `qm status` that fails otherwise than
+// for a missing VM, or prints something else than its status line, ends
+// the run before anything runs in a guest.
+func TestScriptVmDrain_QmStatusFails(t *testing.T) {
+	cases := []struct {
+		name, file, text string
+		wants            []string
+	}{
+		{"qm status fails", "status-error", "ipcc_send_rec[1] failed: Connection refused\n", []string{
+			"[" + vdNode + "] failed: cannot read the status of VM 9201 ('qm status 9201' exited 2)",
+			"[" + vdNode + "]   | ipcc_send_rec[1] failed: Connection refused"}},
+		{"qm status prints a warning first", "status-out", "Use of uninitialized value in concatenation\nstatus: running\n", []string{
+			"[" + vdNode + "] failed: 'qm status 9201' printed something else than 'status: <state>'"}},
+	}
+	for _, c := range cases {
+		for _, mode := range []string{"drain", "uncordon"} {
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				w := vdCluster(t)
+				w.set(t, "cluster/annotation/"+vdNode, "draining")
+				w.set(t, "vms/"+vdNodeVM+"/"+c.file, c.text)
+				res := w.run(t, mode, vdNode, vdNodeVM, "120", vdCP1, vdCP2)
+				if res.code != 1 || res.stdout != "" {
+					t.Fatalf("exit %d stdout %q, want 1 and nothing", res.code, res.stdout)
+				}
+				scriptMustContain(t, "stderr", res.stderr, c.wants...)
+				vdNoGuestCalls(t, w)
+			})
+		}
+	}
+}
+
+// TestScriptVmDrain_KubectlFails: a kubectl request other than the drain
+// fails (not NotFound): the run fails naming the request and kubectl's
+// error, and goes no further; a failed cordon removes the annotation again.
+func TestScriptVmDrain_KubectlFails(t *testing.T) {
+	const unauthorized = "error: You must be logged in to the server (Unauthorized)"
+	cases := []struct {
+		name, mode, failing string
+		wants               []string
+		annotated           bool // the node's annotation after the run
+	}{
+		{"read node (drain)", "drain", "get node ", []string{"failed: cannot read Node " + vdNode + " through VM 9100"}, false},
+		{"annotate", "drain", "annotate node " + vdNode + " nixlab.io/vm-update=draining", []string{"failed: cannot annotate Node " + vdNode + " with nixlab.io/vm-update=draining"}, false},
+		{"cordon", "drain", "cordon ", []string{"failed: kubectl cordon " + vdNode + " failed"}, false},
+		{"read node (uncordon)", "uncordon", "get node ", []string{"failed: cannot read Node " + vdNode + " through VM 9100"}, true},
+		{"uncordon", "uncordon", "uncordon ", []string{"failed: kubectl uncordon " + vdNode + " failed"}, true},
+		{"remove the annotation", "uncordon", "nixlab.io/vm-update-", []string{"failed: cannot remove the nixlab.io/vm-update annotation from Node " + vdNode}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			w := vdCluster(t)
+			if c.mode == "uncordon" {
+				w.set(t, "cluster/unschedulable/"+vdNode, "")
+				w.set(t, "cluster/annotation/"+vdNode, "draining")
+			}
+			w.set(t, "vms/"+vdCP1+"/error", c.failing+"\n"+unauthorized+"\n")
+			res := w.run(t, c.mode, vdNode, vdNodeVM, "30", vdCP1, vdCP2)
+			if res.code != 1 || res.stdout != "" {
+				t.Fatalf("exit %d stdout %q, want 1 and nothing", res.code, res.stdout)
+			}
+			scriptMustContain(t, "stderr", res.stderr, "["+vdNode+"] "+c.wants[0], "["+vdNode+"]   | "+unauthorized)
+			calls := w.calls(t)
+			if strings.Contains(calls, " drain ") || w.has("cluster/drained/"+vdNode) {
+				t.Errorf("drained after a failed request:\n%s", calls)
+			}
+			if w.has("cluster/annotation/"+vdNode) != c.annotated {
+				t.Errorf("annotated = %v, want %v", !c.annotated, c.annotated)
+			}
+			if c.mode == "drain" && c.failing != "get node " && c.failing != "cordon " && w.has("cluster/unschedulable/"+vdNode) {
+				t.Errorf("cordoned after a failed annotation")
 			}
 		})
 	}
@@ -335,6 +451,25 @@ func TestScriptVmDrain_Uncordon(t *testing.T) {
 			"Ready condition: False (KubeletNotReady: container runtime network not ready: NetworkReady=false)")
 		if !w.has("cluster/unschedulable/"+vdNode) || !w.has("cluster/annotation/"+vdNode) {
 			t.Errorf("want the node still cordoned and annotated")
+		}
+	})
+	// With a 1 s timeout and 1 s polls the wait gives up at the first poll
+	// at or after the deadline: the read before the wait and at most one
+	// more (bash's SECONDS counts whole seconds, so the deadline may pass
+	// before the first poll). One poll more means it waited past it.
+	t.Run("gives up at the deadline", func(t *testing.T) {
+		t.Parallel()
+		w := vdCluster(t)
+		w.set(t, "cluster/unschedulable/"+vdNode, "")
+		w.set(t, "cluster/annotation/"+vdNode, "draining")
+		w.set(t, "cluster/notready/"+vdNode, "never")
+		res := vdUncordon(t, w, "1")
+		if res.code != 1 {
+			t.Fatalf("exit %d", res.code)
+		}
+		calls := strings.Join(w.kubectlCalls(t, vdCP1), "\n")
+		if n := strings.Count(calls, "get node "+vdNode); n > 2 {
+			t.Errorf("%d node reads with a 1 s timeout and 1 s polls, want at most 2", n)
 		}
 	})
 	t.Run("without nixlab's annotation", func(t *testing.T) {
@@ -439,6 +574,22 @@ func TestScriptVmDrain_BadArgs(t *testing.T) {
 		}
 		if c := w.calls(t); c != "" {
 			t.Errorf("args %q: qm was called:\n%s", args, c)
+		}
+	}
+}
+
+// TestScriptVmDrain_BadPollSeconds: NIXLAB_POLL_SECONDS (tests only) is
+// checked like the arguments.
+func TestScriptVmDrain_BadPollSeconds(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "soon", "1.5"} {
+		w := vdCluster(t)
+		res := w.runEnv(t, []string{"NIXLAB_POLL_SECONDS=" + v}, "drain", vdNode, vdNodeVM, "120", vdCP1)
+		if res.code != 2 || !strings.Contains(res.stderr, "invalid NIXLAB_POLL_SECONDS '"+v+"'") {
+			t.Errorf("NIXLAB_POLL_SECONDS=%s: exit %d, stderr %q", v, res.code, res.stderr)
+		}
+		if c := w.calls(t); c != "" {
+			t.Errorf("NIXLAB_POLL_SECONDS=%s: qm was called:\n%s", v, c)
 		}
 	}
 }

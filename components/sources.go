@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -165,7 +166,7 @@ func (b buildSources) digest(domain string, skip []string) string {
 // render writes the tree into dir, replacing what was there. The write is
 // atomic: a sibling temporary directory is renamed into place, so a build
 // never sees a half-written tree.
-func (b buildSources) render(dir string) error {
+func (b buildSources) render(dir, seedLock string) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return err
 	}
@@ -186,6 +187,9 @@ func (b buildSources) render(dir string) error {
 		if err := os.WriteFile(dst, b[p], mode); err != nil {
 			return err
 		}
+	}
+	if err := b.seedLock(tmp, seedLock); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -235,4 +239,27 @@ func PrebuiltISOHash(isoPath string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "nixlab-prebuilt-iso-v1\n%x\n", file.Sum(nil))
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// seedLock copies the flake.lock at seed (the lock of the last build,
+// build-iso.sh's NIXLAB_LOCK_COPY) into the rendered tree dir when the
+// sources carry none (nixos/flake.lock not committed), so that every build
+// of this state directory uses the nixpkgs the first one resolved: without
+// it, each newly rendered tree (a new image hash, an installer-only edit)
+// would resolve the moving nixpkgs branch again, and new clones would run
+// another system than the nodes. The seeded lock is not part of either
+// hash (it is an output of the first build, not an input): a committed
+// nixos/flake.lock is, and it wins. A missing seed is not an error.
+func (b buildSources) seedLock(dir, seed string) error {
+	if _, committed := b["flake.lock"]; committed || seed == "" {
+		return nil
+	}
+	lock, err := os.ReadFile(seed)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the flake.lock of the last build: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, "flake.lock"), lock, 0o644)
 }

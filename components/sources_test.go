@@ -275,14 +275,14 @@ func TestHashFollowsExtraModules(t *testing.T) {
 func TestRenderWritesTheHashedTree(t *testing.T) {
 	src := mustSources(t, labSettings(), nil)
 	dir := filepath.Join(t.TempDir(), "src", "x")
-	if err := src.render(dir); err != nil {
+	if err := src.render(dir, ""); err != nil {
 		t.Fatal(err)
 	}
 	// Rendering again over an existing tree replaces it (stale files go).
 	if err := os.WriteFile(filepath.Join(dir, "stale.nix"), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.render(dir); err != nil {
+	if err := src.render(dir, ""); err != nil {
 		t.Fatal(err)
 	}
 	back := buildSources{}
@@ -497,5 +497,53 @@ func TestNodeSystemHashIsDomainSeparated(t *testing.T) {
 	full := mustSources(t, labSettings(), nil)
 	if full.hash() == full.nodeSystemHash() {
 		t.Error("image and node-system hash agree")
+	}
+}
+
+// A rendered tree takes the flake.lock of the last build when the sources
+// carry none, so every build of a state directory uses the nixpkgs the
+// first one resolved; the lock enters no hash, and a committed lock wins.
+func TestRenderSeedsTheLastLock(t *testing.T) {
+	dir := t.TempDir()
+	seed := filepath.Join(dir, "flake.lock")
+	cases := []struct {
+		name      string
+		committed bool
+		seed      string // "" = no seed file
+		want      string // the rendered flake.lock; "" = none
+	}{
+		{name: "no lock anywhere", want: ""},
+		{name: "the last build's lock", seed: `{"seeded":1}`, want: `{"seeded":1}`},
+		{name: "a committed lock wins", committed: true, seed: `{"seeded":1}`, want: `{"committed":1}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_ = os.Remove(seed)
+			if c.seed != "" {
+				if err := os.WriteFile(seed, []byte(c.seed), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			src := mustSources(t, labSettings(), nil)
+			if c.committed {
+				src["flake.lock"] = []byte(`{"committed":1}`)
+			}
+			before := src.hash()
+			out := filepath.Join(dir, "src", strings.ReplaceAll(c.name, " ", "-"))
+			if err := src.render(out, seed); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(out, "flake.lock"))
+			if c.want == "" {
+				if err == nil {
+					t.Errorf("a flake.lock was rendered: %s", got)
+				}
+			} else if string(got) != c.want {
+				t.Errorf("flake.lock %q (%v), want %q", got, err, c.want)
+			}
+			if src.hash() != before {
+				t.Error("rendering changed the hash")
+			}
+		})
 	}
 }

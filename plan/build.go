@@ -98,6 +98,7 @@ func buildPlan(ctx context.Context, proj *project, stackName string, sc *stackCo
 		return nil, fmt.Errorf("plan: stack %s: %w", stackName, err)
 	}
 	p.Kubernetes = summarizeKubernetes(cfg, p.Nodes)
+	p.Updates = summarizeUpdates(cfg, lab.Template.NodeSystemHash, p.Nodes)
 	return p, nil
 }
 

@@ -29,6 +29,8 @@ type Plan struct {
 	Nodes []Node `json:"nodes"`
 	// Kubernetes summarizes the cluster nixlab:kubernetes asks for.
 	Kubernetes *Kubernetes `json:"kubernetes"`
+	// Updates is how a new node system rolls through the nodes.
+	Updates *Updates `json:"updates"`
 	// Inventory is the nixlab-flavoured Ansible INI inventory as it will
 	// look after `pulumi up`. Hosts whose address is not known yet (DHCP)
 	// are marked with comment lines.

@@ -174,6 +174,9 @@ type Comparison struct {
 	// Added and Removed are the nodes only in the new or the old plan.
 	Added   []string `json:"added"`
 	Removed []string `json:"removed"`
+	// Rolls are the nodes of both plans that the change rolls to a new
+	// node system (or checks against a new Kubernetes version guard).
+	Rolls []Roll `json:"rolls"`
 }
 
 // CompareWith compares p with an earlier plan of the same stack (old,
@@ -207,6 +210,7 @@ func (p *Plan) CompareWith(old *Plan, against string) *Comparison {
 			c.Removed = append(c.Removed, n.Name)
 		}
 	}
+	c.Rolls = compareRolls(old, p)
 	p.Comparison = c
 	return c
 }

@@ -63,6 +63,8 @@ func (p *Plan) writeText(w io.Writer) error {
 
 	p.writeTextReboots(bw)
 
+	p.writeTextRolls(bw)
+
 	bw.WriteString("\nInventory (Ansible INI, after `nixlab up`)\n")
 	bw.WriteString(p.Inventory)
 	if !strings.HasSuffix(p.Inventory, "\n") {

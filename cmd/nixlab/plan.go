@@ -23,11 +23,12 @@ func runPlan(ctx context.Context, c *cli, args []string) int {
 	f := newFlags("plan", "[--format text|json|mermaid|dot] [-o file] [--against old.json] [--stack name] [--dir directory]",
 		"Validate the stack config (Pulumi.<stack>.yaml in --dir) and render the resource graph `nixlab up`\n"+
 			"would deploy. Works offline, without the Pulumi CLI or a backend. A bad config fails naming the key.\n"+
-			"With --against, compare with an earlier JSON plan and list the nodes the change reboots or replaces.")
+			"With --against, compare with an earlier JSON plan and list the nodes the change reboots, replaces or\n"+
+			"rolls to a new node system.")
 	sf.register(f)
 	f.StringVar(&format, "format", "text", "output `format`: text, json, mermaid or dot (without --format, -o file.json/.mmd/.dot picks json/mermaid/dot)")
 	f.outputFlag(&output, "write to `file` (mode 0644) instead of stdout")
-	f.StringVar(&against, "against", "", "earlier plan (`file` written by --format json) to compare with: which nodes the change reboots")
+	f.StringVar(&against, "against", "", "earlier plan (`file` written by --format json) to compare with: which nodes the change reboots or rolls")
 	if code, ok := c.parse(f, args); !ok {
 		return code
 	}

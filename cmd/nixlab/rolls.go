@@ -44,6 +44,13 @@ type rollCollector struct {
 	rolls  []nodeRoll
 	drains []string
 	seen   map[string]bool
+	// created are the roll and drain steps created (not replaced), by
+	// their node's resource name (<group>-<i>), and newVMs the VMs created:
+	// a step created for a node whose VM exists (a node no longer held, a
+	// stack made by an earlier nixlab) runs on a running node.
+	createdRolls  []nodeRoll
+	createdDrains []string
+	newVMs        map[string]bool
 }
 
 // observe handles one engine event.
@@ -52,14 +59,27 @@ func (c *rollCollector) observe(ev events.EngineEvent) {
 		return
 	}
 	md := ev.ResourcePreEvent.Metadata
-	if md.Op != apitype.OpReplace && md.Op != apitype.OpCreateReplacement {
-		return
-	}
 	name := resource.URN(md.URN).Name()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seen == nil {
 		c.seen = map[string]bool{}
+		c.newVMs = map[string]bool{}
+	}
+	if md.Op == apitype.OpCreate {
+		switch {
+		case md.Type == vmType:
+			c.newVMs[name] = true
+		case md.Type == localCommandType && strings.HasSuffix(name, rollSuffix):
+			node := strings.TrimSuffix(name, rollSuffix)
+			c.createdRolls = append(c.createdRolls, nodeRoll{node: envNode(md, node), reasons: []string{node}})
+		case md.Type == remoteCommandType && strings.HasSuffix(name, vmDrainSuffix):
+			c.createdDrains = append(c.createdDrains, strings.TrimSuffix(name, vmDrainSuffix))
+		}
+		return
+	}
+	if md.Op != apitype.OpReplace && md.Op != apitype.OpCreateReplacement {
+		return
 	}
 	if c.seen[md.URN] {
 		return
@@ -111,7 +131,7 @@ func rollReasons(md apitype.StepEventMetadata) []string {
 	}
 	var out []string
 	if at(old, 0) != at(cur, 0) {
-		out = append(out, "new node image "+short(at(cur, 0)))
+		out = append(out, "new node system "+short(at(cur, 0)))
 	}
 	if at(old, 1) != at(cur, 1) {
 		out = append(out, fmt.Sprintf("Kubernetes version %s -> %s", at(old, 1), at(cur, 1)))
@@ -130,15 +150,30 @@ func short(h string) string {
 	return h
 }
 
-// summary returns copies of what was collected.
+// summary returns the nodes that roll and the nodes drained before a VM
+// update, in the engine's order: replaced steps, then steps created for a
+// node whose VM is not created in the same update (they run on a running
+// node: a roll if it is not on the current system, a drain once).
 func (c *rollCollector) summary() ([]nodeRoll, []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]nodeRoll(nil), c.rolls...), append([]string(nil), c.drains...)
+	rolls := append([]nodeRoll(nil), c.rolls...)
+	for _, r := range c.createdRolls {
+		if !c.newVMs[r.reasons[0]] {
+			rolls = append(rolls, nodeRoll{node: r.node, reasons: []string{"new roll step: rolls unless already on the current node system"}})
+		}
+	}
+	drains := append([]string(nil), c.drains...)
+	for _, d := range c.createdDrains {
+		if !c.newVMs[d] {
+			drains = append(drains, d+" (new drain step: drains once)")
+		}
+	}
+	return rolls, drains
 }
 
 // writeRollSummary writes which nodes the previewed update rolls and why,
-// e.g. "will roll: nixlab-control-plane-1 (new node image 0123456789ab)",
+// e.g. "will roll: nixlab-control-plane-1 (new node system 0123456789ab)",
 // followed by rollNote; and which nodes are drained before their VM update.
 // Nothing is written when nothing rolls or drains.
 func writeRollSummary(w io.Writer, rolls []nodeRoll, drains []string) {

@@ -33,8 +33,15 @@ func TestPreviewRollSummary(t *testing.T) {
 			rollEvent(apitype.OpSame, "workers-1-roll", "nixlab-workers-1", []any{h1, "-"}, []any{h1, "-"}),
 		}},
 		{name: "new nodes are created, not rolled", evs: []events.EngineEvent{
+			step{op: apitype.OpCreate, typ: vmType, name: "workers-3"}.event(),
+			step{op: apitype.OpCreate, typ: remoteCommandType, name: "workers-3-drain"}.event(),
 			rollEvent(apitype.OpCreate, "workers-3-roll", "nixlab-workers-3", nil, []any{h1, "-"}),
 		}},
+		{name: "a step created for a running node (no longer held, or an older stack) runs", evs: []events.EngineEvent{
+			step{op: apitype.OpCreate, typ: remoteCommandType, name: "workers-2-drain"}.event(),
+			rollEvent(apitype.OpCreate, "workers-2-roll", "nixlab-workers-2", nil, []any{h1, "-"}),
+		}, want: "will roll: nixlab-workers-2 (new roll step: rolls unless already on the current node system)\n" + note +
+			"will drain before the VM update and uncordon after: workers-2 (new drain step: drains once)\n"},
 		{name: "an update (new timeouts) rolls nothing", evs: []events.EngineEvent{
 			rollEvent(apitype.OpUpdate, "workers-1-roll", "nixlab-workers-1", []any{h1, "-"}, []any{h1, "-"}),
 		}},
@@ -42,13 +49,14 @@ func TestPreviewRollSummary(t *testing.T) {
 			rollEvent(apitype.OpCreateReplacement, "control-plane-1-roll", "nixlab-control-plane-1", []any{h1, "-"}, []any{h2, "-"}),
 			rollEvent(apitype.OpReplace, "control-plane-1-roll", "nixlab-control-plane-1", []any{h1, "-"}, []any{h2, "-"}),
 			rollEvent(apitype.OpCreateReplacement, "workers-1-roll", "nixlab-workers-1", []any{h1, "-"}, []any{h2, "-"}),
-		}, want: "will roll: nixlab-control-plane-1 (new node image bbbbbbbbbbbb), nixlab-workers-1 (new node image bbbbbbbbbbbb)\n" + note},
+		}, want: "will roll: nixlab-control-plane-1 (new node system bbbbbbbbbbbb), nixlab-workers-1 (new node system bbbbbbbbbbbb)\n" + note},
 		{name: "version guard changed", evs: []events.EngineEvent{
 			rollEvent(apitype.OpReplace, "workers-1-roll", "nixlab-workers-1", []any{h1, "1.35"}, []any{h1, "1.36"}),
 		}, want: "will roll: nixlab-workers-1 (Kubernetes version 1.35 -> 1.36)\n" + note},
 		{name: "drain around a VM update", evs: []events.EngineEvent{
 			step{op: apitype.OpReplace, typ: remoteCommandType, name: "workers-2-drain"}.event(),
 			step{op: apitype.OpReplace, typ: remoteCommandType, name: "workers-2-uncordon"}.event(),
+			step{op: apitype.OpCreate, typ: vmType, name: "workers-3"}.event(),
 			step{op: apitype.OpCreate, typ: remoteCommandType, name: "workers-3-drain"}.event(),
 		}, want: "will drain before the VM update and uncordon after: workers-2\n"},
 		{name: "other types with the suffix do not count", evs: []events.EngineEvent{

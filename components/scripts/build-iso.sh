@@ -233,6 +233,22 @@ nix_build() {
   fi
 }
 
+# same_system PATH fails when this run rebuilt the node system of unchanged
+# sources (an update: another checkout or machine, another state directory)
+# and got another store path than the earlier build, which the running
+# nodes run: nixpkgs moved, because no flake.lock pins it. The roll steps
+# only roll on a new node-system hash, so accepting the new path would put
+# new nodes on another system than the running ones. On an update
+# pulumi-command passes the earlier stdout as PULUMI_COMMAND_STDOUT
+# (provider/pkg/provider/local/commandOutputs.go, run, v1.2.1); a create has
+# none.
+same_system() {
+  local before="${PULUMI_COMMAND_STDOUT:-}"
+  before="${before%%$'\n'*}"
+  [[ -n "$before" && "$before" != "$1" ]] || return 0
+  die "the node system built now, $1, differs from the one built before from the same sources, $before, which the running nodes run: nixpkgs moved because no flake.lock pins it. Copy the flake.lock of the earlier build (NIXLAB_LOCK_COPY, e.g. .nixlab/flake.lock of the checkout that built it) to nixos/flake.lock and commit it, then run up again (a committed lock is part of the node-system hash: the nodes roll to exactly that system)"
+}
+
 create() {
   local link dir kind result
   link="$(out_link)"
@@ -255,6 +271,7 @@ create() {
     log "building the node system from path:$dir (this can take a while)"
     nix_build "$dir" "$SYSTEM_ATTR" "$link"
     result="$(system_path "$link")"
+    same_system "$result"
   else
     log "building the installer ISO from path:$dir (this can take a while)"
     nix_build "$dir" "$ISO_ATTR" "$link"

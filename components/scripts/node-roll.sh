@@ -17,7 +17,7 @@
 #                          a node that logs in as another user is refused
 #   NIXLAB_ROLE            control-plane | worker
 #   NIXLAB_UPGRADE_ROLE    first | other: first is the control plane that runs
-#                          `kubeadm upgrade apply` on a Kubernetes minor upgrade
+#                          `kubeadm upgrade apply` on a Kubernetes upgrade
 #   NIXLAB_SYSTEM          target: /nix/store/<hash>-nixos-system-*, built here
 #   NIXLAB_KUBERNETES      yes | no (no: no kubectl, no drain, no kubeadm)
 #   NIXLAB_KUBE_HOSTS      space-separated user@address of the control planes, in
@@ -57,7 +57,8 @@
 #             when nixlab cordoned the node (annotation nixlab.io/roll) in an
 #             earlier, interrupted run, the health gate runs and the node is
 #             uncordoned.
-#   copy      `nix copy --to ssh-ng://<user>@<host> <system>` (closure; the node's
+#   copy      `nix copy --no-check-sigs --to ssh-ng://<user>@<host>?remote-program=sudo -n
+#             nix-daemon <system>` (closure, as root on the node; the node's
 #             nix trusts the admin user, so unsigned paths are accepted).
 #   drain     (Kubernetes) annotate nixlab.io/roll=<target basename>, cordon,
 #             `kubectl drain --ignore-daemonsets --delete-emptydir-data
@@ -67,11 +68,12 @@
 #             node is uncordoned again (nothing on it changed) and the step
 #             fails. A node that was cordoned before the roll (without nixlab's
 #             annotation) is drained but never uncordoned.
-#   upgrade   (Kubernetes, target minor > the node's kubelet minor) with the NEW
-#             kubeadm from the copied system, before its kubelet is switched
-#             (kubeadm's documented order): the first control plane
-#             `kubeadm upgrade apply -y v<X.Y.Z>`, every other node `kubeadm
-#             upgrade node` (v1.35.4 cmd/kubeadm/app/cmd/upgrade/apply.go
+#   upgrade   (Kubernetes, a newer minor or patch) with the NEW kubeadm from
+#             the copied system, before its kubelet is switched (kubeadm's
+#             documented order): the first control plane `kubeadm upgrade
+#             apply -y v<X.Y.Z>` when the target is newer than the cluster,
+#             any node `kubeadm upgrade node` when it is newer than its
+#             kubelet (v1.35.4 cmd/kubeadm/app/cmd/upgrade/apply.go
 #             newCmdApply: --yes/-y; node.go newCmdNode: no arguments).
 #   activate  `nix-env -p /nix/var/nix/profiles/system --set <system>`, then
 #             switch-to-configuration, run through systemd-run like
@@ -130,6 +132,8 @@ readonly SYSTEM_RE='^/nix/store/[0-9a-df-np-sv-z]{32}-nixos-system-[A-Za-z0-9._+
 readonly NAME_RE='^[A-Za-z0-9][A-Za-z0-9.-]*$'
 readonly HOST_RE='^[A-Za-z0-9._:%-]+$'
 readonly USER_RE='^[a-z_][a-z0-9_-]*$'
+# How many health checks in a row a node must pass (gate).
+readonly GATE_PASSES=4
 # Longest check output quoted in a message, in characters.
 readonly MAX_OUTPUT=1500
 # What every command sent to a node starts with: NixOS's PATH (a
@@ -170,6 +174,8 @@ MARK=""
 OURS=0
 TARGET_VERSION=""
 TARGET_MINOR=""
+# The cluster's version: kubeadm-config's kubernetesVersion.
+CLUSTER_VERSION=""
 # Set by the activation and the gate: the check that failed and its output.
 CHECK=""
 CHECK_OUT=""
@@ -396,6 +402,17 @@ read_node() {
   IFS='|' read -r KUBELET_VERSION CORDONED MARK <<<"$OUT"
 }
 
+# newer A B succeeds when version A (v1.<minor>.<patch>[...]) is newer than B
+# by minor or patch (pre-release suffixes are not compared).
+newer() {
+  local a b
+  [[ "$1" =~ ^v?1\.([0-9]+)\.([0-9]+) ]] || return 1
+  a=$((BASH_REMATCH[1] * 100000 + BASH_REMATCH[2]))
+  [[ "$2" =~ ^v?1\.([0-9]+)\.([0-9]+) ]] || return 1
+  b=$((BASH_REMATCH[1] * 100000 + BASH_REMATCH[2]))
+  (( a > b ))
+}
+
 # minor_of VERSION prints the minor of v1.<minor>.<patch>[...], or fails.
 minor_of() {
   [[ "$1" =~ ^v?1\.([0-9]+)\.[0-9]+ ]] || return 1
@@ -420,6 +437,7 @@ check_versions() {
   [[ "$cfg" =~ kubernetesVersion:[[:space:]]*\"?(v[0-9]+\.[0-9]+\.[0-9]+[^[:space:]\"]*) ]] ||
     die "the kubeadm-config ConfigMap has no kubernetesVersion; nothing was changed"
   cluster="${BASH_REMATCH[1]}"
+  CLUSTER_VERSION="$cluster"
   cluster_minor="$(minor_of "$cluster")" || die "unexpected cluster version '$cluster'"
   kubelet_minor="$(minor_of "$KUBELET_VERSION")" ||
     die "unexpected kubelet version '$KUBELET_VERSION' of Node $NODE; nothing was changed"
@@ -432,7 +450,7 @@ check_versions() {
   if (( TARGET_MINOR > cluster_minor + 1 )); then
     die "refused: the cluster runs $cluster and the target system carries $TARGET_VERSION: kubeadm upgrades one minor version at a time (to 1.$((cluster_minor + 1)) first). Nothing was changed"
   fi
-  if [[ "$UPGRADE_ROLE" == other ]] && (( TARGET_MINOR > cluster_minor )); then
+  if [[ "$UPGRADE_ROLE" == other ]] && newer "$TARGET_VERSION" "$cluster"; then
     die "refused: the target system carries $TARGET_VERSION but the cluster is still at $cluster: the first control plane must run 'kubeadm upgrade apply' first (no node runs ahead of the control plane). Nothing was changed"
   fi
 }
@@ -470,14 +488,27 @@ gate_once() {
   done
 }
 
-# gate polls gate_once until it passes or NIXLAB_HEALTH_TIMEOUT passes.
+# gate polls gate_once until it passes GATE_PASSES times in a row (a poll
+# interval apart: 15 s with the default 5 s), or NIXLAB_HEALTH_TIMEOUT
+# passes. One pass right after a switch may read what the old kubelet
+# posted: the Node's Ready condition stays True for the node monitor's
+# grace period after a kubelet stops (40-50 s, v1.35.4 pkg/controller/
+# nodelifecycle), and a kubelet that crashes again after its restart is
+# `active` between crashes; a kubelet unit restarting within the window
+# reads `activating` and starts the count again.
 gate() {
-  local deadline=$((SECONDS + HEALTH_TIMEOUT))
+  local deadline=$((SECONDS + HEALTH_TIMEOUT)) passes=0
   log "checking health"
-  until gate_once; do
-    if (( SECONDS >= deadline )); then
-      CHECK_OUT="$CHECK_OUT (still failing after $HEALTH_TIMEOUT s)"
-      return 1
+  while (( passes < GATE_PASSES )); do
+    if gate_once; then
+      passes=$((passes + 1))
+      (( passes < GATE_PASSES )) || break
+    else
+      passes=0
+      if (( SECONDS >= deadline )); then
+        CHECK_OUT="$CHECK_OUT (still failing after $HEALTH_TIMEOUT s)"
+        return 1
+      fi
     fi
     sleep "$POLL_SECONDS"
   done
@@ -584,10 +615,11 @@ drain() {
   fi
 }
 
+# upgrade_kubernetes apply|node runs the target's kubeadm upgrade on the node.
 upgrade_kubernetes() {
   local kubeadm cmd how
   kubeadm="\"\$NR\"$(quote "$SYSTEM/sw/bin/kubeadm")"
-  if [[ "$UPGRADE_ROLE" == first ]]; then
+  if [[ "$1" == apply ]]; then
     how="kubeadm upgrade apply"
     cmd="sudo -n $kubeadm upgrade apply -y $(quote "$TARGET_VERSION")"
   else
@@ -666,17 +698,33 @@ main() {
     die "refused: the new system's admin user is $ADMIN_USER but $NODE logs in as $NIXLAB_NODE_USER (the user it was cloned with); switching would delete $NIXLAB_NODE_USER and lock the node out. Set nixlab:adminUser back to $NIXLAB_NODE_USER, or hold the node (nixlab:updates.hold) or replace it. Nothing was changed"
   fi
   log "copying $SYSTEM"
-  OUT="$(nix --extra-experimental-features nix-command copy --to "ssh-ng://$NODE_DEST" "$SYSTEM" 2>&1)" || {
+  # As root on the node (sudo -n nix-daemon --stdio: a local store, a
+  # trusted client; nixos/modules/config/nix.nix trusted-users need not
+  # name the login user, so nodes cloned before it did take a roll too),
+  # and without signature checks: the daemon checks signatures whenever the
+  # client asks, trusted or not (nix src/libstore/daemon.cc, AddToStoreNar:
+  # `if (!trusted && dontCheckSigs) dontCheckSigs = false`), and a closure
+  # built here is unsigned. ssh-ng runs `<remote-program> --stdio`
+  # (libstore/ssh-store.cc, remote-program; %20 is a space in the URL).
+  OUT="$(nix --extra-experimental-features nix-command copy --no-check-sigs \
+    --to "ssh-ng://$NODE_DEST?remote-program=sudo%20-n%20/run/current-system/sw/bin/nix-daemon" "$SYSTEM" 2>&1)" || {
     ERR=""
     die "copy failed: $(last_lines); nothing on $NODE changed"
   }
   if [[ "$KUBE" == yes ]]; then
     drain
-    local kubelet_minor
-    kubelet_minor="$(minor_of "$KUBELET_VERSION")"
-    if (( TARGET_MINOR > kubelet_minor )); then
-      upgrade_kubernetes
-      if [[ "$UPGRADE_ROLE" == first ]]; then UPGRADED="kubeadm upgrade apply"; else UPGRADED="kubeadm upgrade node"; fi
+    # A newer minor or patch: the control plane's static pods follow
+    # kubeadm-config's kubernetesVersion, which only `upgrade apply`
+    # rewrites (v1.35.4 cmd/kubeadm/app/cmd/phases/upgrade/apply/
+    # uploadconfig.go; phases/upgrade/policy.go allows patch upgrades);
+    # every other node follows with `upgrade node` (its kubelet config and,
+    # on a control plane, its static pods).
+    if [[ "$UPGRADE_ROLE" == first ]] && newer "$TARGET_VERSION" "$CLUSTER_VERSION"; then
+      upgrade_kubernetes apply
+      UPGRADED="kubeadm upgrade apply"
+    elif newer "$TARGET_VERSION" "$KUBELET_VERSION"; then
+      upgrade_kubernetes node
+      UPGRADED="kubeadm upgrade node"
     fi
   fi
   if ! activate "$SYSTEM"; then
