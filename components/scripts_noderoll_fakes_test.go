@@ -29,6 +29,10 @@ package components_test
 //                   system basename: only while its node runs that system)
 //   pdb             a PodDisruptionBudget blocks every eviction
 //   down/<address>  the API server on that control plane does not answer
+//   error           a request whose "<namespace>|<args>" contains its first
+//                   line fails with the other lines on stderr
+// A system's sw/bin/kubeadm prints the system's k8s-version file; with a
+// kubeadm-broken file beside it, it cannot start (that text, exit 127).
 
 // rollFakeSSH behaves like OpenSSH's ssh(1) for the options node-roll.sh
 // uses: the words after the destination are joined with spaces into one
@@ -155,7 +159,9 @@ exec "$@"
 `
 
 // rollFakeSystemctl: `is-active kubelet` prints the unit's state and exits
-// 0 only when active (systemctl(1) is-active); `reboot` (root) boots the
+// 0 when it is active or reloading (systemd src/systemctl/
+// systemctl-is-active.c verb_is_active: check_unit_generic with those good
+// states); `reboot` (root) boots the
 // boot loader's default (set by switch-to-configuration) and drops the
 // connection (ssh exits 255), after which the node refuses a few
 // connections while it starts.
@@ -166,7 +172,7 @@ case "$*" in
   "is-active kubelet")
     s="$(cat "$r/kubelet" 2>/dev/null || echo active)"
     echo "$s"
-    [[ "$s" == active ]]
+    [[ "$s" == active || "$s" == reloading ]]
     ;;
   reboot)
     [[ -n "${FAKE_ROOT:-}" ]] || { echo "Failed to reboot: Access denied" >&2; exit 1; }
@@ -214,7 +220,11 @@ const rollFakeKubeadm = `
 self="$(cd "$(dirname "$0")/../.." && pwd)"
 v="$(cat "$self/k8s-version")"
 printf '%s: kubeadm(%s) %s\n' "${FAKE_HOST:-local}" "$v" "$*" >>"$FAKE_CALLS"
-if [[ "$*" == "version -o short" ]]; then echo "$v"; exit 0; fi
+if [[ "$*" == "version -o short" ]]; then
+  # A kubeadm that cannot start (the system's kubeadm-broken file says why).
+  [[ ! -f "$self/kubeadm-broken" ]] || { cat "$self/kubeadm-broken" >&2; exit 127; }
+  echo "$v"; exit 0
+fi
 [[ -n "${FAKE_ROOT:-}" ]] || { printf '[preflight] Some fatal errors occurred:\n\t[ERROR IsPrivilegedUser]: user is not running as root\n' >&2; exit 1; }
 minor() { local m="${1#v1.}"; echo "${m%%.*}"; }
 case "$*" in
@@ -259,6 +269,9 @@ shift 2
 ns=""
 if [[ "$1" == -n ]]; then ns="$2"; shift 2; fi
 if [[ -f "$cl/down/$FAKE_HOST" ]]; then echo "The connection to the server $FAKE_HOST:6443 was refused - did you specify the right host or port?" >&2; exit 1; fi
+# An API error: the request whose "<namespace>|<args>" contains the first
+# line of cluster/error fails with the rest as kubectl's stderr.
+if [[ -f "$cl/error" && "$ns|$*" == *"$(head -n 1 "$cl/error")"* ]]; then tail -n +2 "$cl/error" >&2; exit 1; fi
 nd() { [[ -d "$cl/nodes/$1" ]] || { echo "Error from server (NotFound): nodes \"$1\" not found" >&2; exit 1; }; echo "$cl/nodes/$1"; }
 case "$ns|$*" in
   "|get --raw=/readyz") echo ok ;;

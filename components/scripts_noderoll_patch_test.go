@@ -62,3 +62,54 @@ func TestScriptNodeRoll_PatchUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// A patch downgrade is refused like a minor one: the cluster (or the
+// node's kubelet) already runs the newer patch, and kubeadm-config keeps it.
+func TestScriptNodeRoll_PatchDowngradeRefused(t *testing.T) {
+	t.Parallel()
+	w, a := rollLab(t)
+	w.setCluster(t, "version", "v1.35.4")
+	d := w.system(t, "d", "v1.35.1", "6.6.1", "257.1")
+	res := w.run(t, w.env("cp1", d))
+	rollExpect(t, res, 1, "", "refused", "v1.35.4", "v1.35.1", "downgrade", "Nothing was changed")
+	rollNone(t, w.callList(t), "annotate", "cordon", "drain", "nix --extra", "nix-env", "switch-to-configuration", "upgrade")
+	if got := w.linked(t, "cp1", "run/current-system"); got != a {
+		t.Errorf("cp1 runs %s", got)
+	}
+}
+
+// A node already on the target system whose kubeadm upgrade never ran (a
+// control plane cloned or switched before the cluster was upgraded, or an
+// interrupted roll) is not skipped: drained, upgraded, checked, uncordoned,
+// without a copy or a switch. A worker on the target while the cluster is
+// still behind (every control plane held) is skipped, not refused.
+func TestScriptNodeRoll_PendingUpgradeOnTarget(t *testing.T) {
+	t.Parallel()
+	t.Run("first control plane applies", func(t *testing.T) {
+		w, _ := rollLab(t)
+		u := w.system(t, "u", "v1.35.4", "6.6.1", "257.1")
+		w.install(t, "cp1", u)
+		for _, l := range []string{"run/current-system", "run/booted-system", "nix/var/nix/profiles/system"} {
+			w.link(t, "cp1", l, u)
+		}
+		res := w.run(t, w.env("cp1", u))
+		rollExpect(t, res, 0, u+"\n", "[cp1] already on "+u+", but its kubeadm upgrade is pending", "[cp1] healthy, uncordoned")
+		calls := w.callList(t)
+		rollOrder(t, calls, "drain cp1", rollCP1+": kubeadm(v1.35.4) upgrade apply -y v1.35.4", "uncordon cp1")
+		rollNone(t, calls, "nix --extra", "nix-env", "switch-to-configuration")
+		if v := strings.TrimSpace(scriptReadFile(t, filepath.Join(w.cluster, "version"))); v != "v1.35.4" {
+			t.Errorf("cluster version %s", v)
+		}
+	})
+	t.Run("worker ahead of a held control plane is skipped", func(t *testing.T) {
+		w, _ := rollLab(t)
+		u := w.system(t, "u", "v1.35.4", "6.6.1", "257.1")
+		w.install(t, "w1", u)
+		for _, l := range []string{"run/current-system", "run/booted-system", "nix/var/nix/profiles/system"} {
+			w.link(t, "w1", l, u)
+		}
+		res := w.run(t, w.env("w1", u))
+		rollExpect(t, res, 0, u+"\n", "[w1] already on "+u+", skipped")
+		rollNone(t, w.callList(t), "cordon", "drain", "upgrade", "switch-to-configuration")
+	})
+}

@@ -30,6 +30,7 @@ const (
 // rollWorld is the fake lab of scripts_noderoll_fakes_test.go.
 type rollWorld struct {
 	dir, bin, nodeBin, tools, local, hosts, cluster, calls, argv, tmp string
+	target                                                            string            // a test's target system, for table setups
 	addr                                                              map[string]string // node name -> address
 	role                                                              map[string]string
 }
@@ -576,17 +577,24 @@ func TestScriptNodeRoll_VersionRefusals(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, node, target, cluster, guard string
+		kubelet                            string // the node's kubelet version, when not its system's v1.35.2
 		wants                              []string
 	}{
-		{"skip", "cp1", "v1.37.0", "v1.35.2", "-", []string{"refused", "v1.35.2", "v1.37.0", "one minor version at a time"}},
-		{"downgrade", "w1", "v1.34.5", "v1.35.2", "-", []string{"refused", "v1.35.2", "v1.34.5", "downgrade"}},
-		{"guard mismatch", "w1", "v1.36.1", "v1.35.2", "1.35", []string{"refused", "v1.36.1", "nixlab:kubernetes.version is 1.35"}},
-		{"worker ahead", "w1", "v1.36.1", "v1.35.2", "1.36", []string{"refused", "v1.36.1", "v1.35.2", "first control plane"}},
-		{"other control plane ahead", "cp2", "v1.36.1", "v1.35.2", "1.36", []string{"refused", "first control plane"}},
+		{"skip", "cp1", "v1.37.0", "v1.35.2", "-", "", []string{"refused", "v1.35.2", "v1.37.0", "one minor version at a time"}},
+		{"downgrade", "w1", "v1.34.5", "v1.35.2", "-", "", []string{"refused: the cluster runs v1.35.2 but the target system carries v1.34.5: kubeadm cannot downgrade a cluster"}},
+		// The node's kubelet is ahead of the cluster's recorded version (a
+		// node rolled by hand): the target would downgrade it.
+		{"kubelet downgrade", "w1", "v1.35.3", "v1.35.2", "-", "v1.36.1", []string{"refused: w1's kubelet is v1.36.1 but the target system carries v1.35.3: a downgrade"}},
+		{"guard mismatch", "w1", "v1.36.1", "v1.35.2", "1.35", "", []string{"refused", "v1.36.1", "nixlab:kubernetes.version is 1.35"}},
+		{"worker ahead", "w1", "v1.36.1", "v1.35.2", "1.36", "", []string{"refused", "v1.36.1", "v1.35.2", "first control plane"}},
+		{"other control plane ahead", "cp2", "v1.36.1", "v1.35.2", "1.36", "", []string{"refused", "first control plane"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, a := rollLab(t)
 			w.setCluster(t, "version", tc.cluster)
+			if tc.kubelet != "" {
+				w.nodeFile(t, tc.node, filepath.Join(a, "k8s-version"), tc.kubelet+"\n")
+			}
 			n := w.system(t, "n", tc.target, "6.6.1", "257.1")
 			res := w.run(t, w.env(tc.node, n, "NIXLAB_KUBE_VERSION="+tc.guard))
 			rollExpect(t, res, 1, "", append(tc.wants, "Nothing was changed")...)
@@ -780,14 +788,76 @@ func TestScriptNodeRoll_NodeStateUnreadable(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "[w1] /run/current-system on admin@" + rollW1 + " is '/run/current-system', not a store path: is it a NixOS node?\n"},
+		// current-system names the target, but the target is not in the
+		// node's store: its boot parts cannot be compared.
+		{"current system missing from the store", func(t *testing.T, w *rollWorld) {
+			w.link(t, "w1", "run/current-system", w.target)
+		}, "[w1] cannot compare TARGET with the booted system: TARGET is not on the node\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, _ := rollLab(t)
 			b := w.system(t, "b", "v1.35.2", "6.6.1", "257.1")
+			w.target = b
 			tc.setup(t, w)
-			res := w.run(t, w.env("w1", b))
-			rollExpect(t, res, 1, "", tc.want)
+			// Without Kubernetes: the fake kubectl reads the kubelet version
+			// from the current system, which this lab may lack.
+			res := w.run(t, w.env("w1", b, "NIXLAB_KUBERNETES=no", "NIXLAB_KUBE_HOSTS", "NIXLAB_KUBE_VERSION",
+				"NIXLAB_DRAIN_TIMEOUT", "NIXLAB_UPGRADE_ROLE"))
+			rollExpect(t, res, 1, "", strings.ReplaceAll(tc.want, "TARGET", b))
 			rollNone(t, w.callList(t), "kubectl", "nix --extra", "nix-env", "switch-to-configuration")
+		})
+	}
+}
+
+// What the roll reads before it changes anything (the Node, the target's
+// and the cluster's Kubernetes versions) cannot be read or makes no sense:
+// refused, naming what and why.
+func TestScriptNodeRoll_ClusterReadFails(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, w *rollWorld, local string) // local: the target in the local store
+		want  string
+	}{
+		{"node not registered", func(t *testing.T, w *rollWorld, _ string) {
+			if err := os.RemoveAll(filepath.Join(w.cluster, "nodes/w1")); err != nil {
+				t.Fatal(err)
+			}
+		}, "[w1] cannot read Node w1: Error from server (NotFound): nodes \"w1\" not found; nothing was changed\n"},
+		{"target without kubeadm", func(t *testing.T, _ *rollWorld, local string) {
+			if err := os.Remove(filepath.Join(local, "sw/bin/kubeadm")); err != nil {
+				t.Fatal(err)
+			}
+		}, "[w1] the target system TARGET has no sw/bin/kubeadm: is pkgs.kubernetes in the node image? Nothing was changed\n"},
+		{"target kubeadm does not start", func(t *testing.T, _ *rollWorld, local string) {
+			scriptWriteFile(t, filepath.Join(local, "kubeadm-broken"), "kubeadm: error while loading shared libraries: libc.so.6\n")
+		}, "/sw/bin/kubeadm version -o short' failed: kubeadm: error while loading shared libraries: libc.so.6\n"},
+		{"target kubeadm prints no version", func(t *testing.T, _ *rollWorld, local string) {
+			scriptWriteFile(t, filepath.Join(local, "k8s-version"), "unknown\n")
+		}, "[w1] 'kubeadm version -o short' of TARGET printed 'unknown', not v1.<minor>.<patch>\n"},
+		{"kubeadm-config forbidden", func(t *testing.T, w *rollWorld, _ string) {
+			w.setCluster(t, "error", "kube-system|get configmap kubeadm-config\nError from server (Forbidden): configmaps \"kubeadm-config\" is forbidden\n")
+		}, "[w1] cannot read the cluster's version (ConfigMap kube-system/kubeadm-config): Error from server (Forbidden): configmaps \"kubeadm-config\" is forbidden; nothing was changed\n"},
+		{"kubeadm-config without a version", func(t *testing.T, w *rollWorld, _ string) {
+			w.setCluster(t, "version", "\n")
+		}, "[w1] the kubeadm-config ConfigMap has no kubernetesVersion; nothing was changed\n"},
+		{"cluster version not 1.x", func(t *testing.T, w *rollWorld, _ string) {
+			w.setCluster(t, "version", "v2.0.0\n")
+		}, "[w1] unexpected cluster version 'v2.0.0'\n"},
+		{"kubelet version not 1.x", func(t *testing.T, w *rollWorld, _ string) {
+			w.nodeFile(t, "w1", filepath.Join(w.linked(t, "w1", "run/current-system"), "k8s-version"), "unknown\n")
+		}, "[w1] unexpected kubelet version 'unknown' of Node w1; nothing was changed\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, a := rollLab(t)
+			b := w.system(t, "b", "v1.35.2", "6.6.1", "257.1")
+			tc.setup(t, w, filepath.Join(w.local, b))
+			res := w.run(t, w.env("w1", b))
+			rollExpect(t, res, 1, "", strings.ReplaceAll(tc.want, "TARGET", b))
+			rollNone(t, w.callList(t), "annotate", "cordon", "drain", "nix --extra", "nix-env", "switch-to-configuration")
+			if got := w.linked(t, "w1", "run/current-system"); got != a {
+				t.Errorf("w1 runs %s", got)
+			}
 		})
 	}
 }
@@ -925,16 +995,22 @@ func TestScriptNodeRoll_UpgradeFailures(t *testing.T) {
 	})
 }
 
-// A resumed node that fails its gate stays cordoned.
+// A resumed node that fails its gate stays cordoned. The kubelet check
+// wants "active": a kubelet still reloading (is-active exits 0 for it) is
+// not healthy yet.
 func TestScriptNodeRoll_ResumeGateFails(t *testing.T) {
 	t.Parallel()
-	w, a := rollLab(t)
-	w.setCluster(t, "nodes/w1/cordoned", "")
-	w.setCluster(t, "nodes/w1/annotation", strings.TrimPrefix(a, "/nix/store/")+"\n")
-	w.nodeFile(t, "w1", "kubelet", "failed\n")
-	res := w.run(t, w.env("w1", a))
-	rollExpect(t, res, 1, "", "[w1] kubelet failed: systemctl is-active kubelet: failed", "w1 stays cordoned")
-	rollNone(t, w.callList(t), "uncordon", "nix-env")
+	for _, state := range []string{"failed", "reloading"} {
+		t.Run(state, func(t *testing.T) {
+			w, a := rollLab(t)
+			w.setCluster(t, "nodes/w1/cordoned", "")
+			w.setCluster(t, "nodes/w1/annotation", strings.TrimPrefix(a, "/nix/store/")+"\n")
+			w.nodeFile(t, "w1", "kubelet", state+"\n")
+			res := w.run(t, w.env("w1", a))
+			rollExpect(t, res, 1, "", "[w1] kubelet failed: systemctl is-active kubelet: "+state+" (still failing after 2 s)", "w1 stays cordoned")
+			rollNone(t, w.callList(t), "uncordon", "nix-env")
+		})
+	}
 }
 
 // A node cloned with another admin user than the new system declares is

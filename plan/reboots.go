@@ -177,6 +177,9 @@ type Comparison struct {
 	// Rolls are the nodes of both plans that the change rolls to a new
 	// node system (or checks against a new Kubernetes version guard).
 	Rolls []Roll `json:"rolls"`
+	// NoRollData is true when the earlier plan carries no roll policy (a
+	// plan of an earlier nixlab): Rolls cannot be compared.
+	NoRollData bool `json:"noRollData,omitempty"`
 }
 
 // CompareWith compares p with an earlier plan of the same stack (old,
@@ -211,6 +214,7 @@ func (p *Plan) CompareWith(old *Plan, against string) *Comparison {
 		}
 	}
 	c.Rolls = compareRolls(old, p)
+	c.NoRollData = old.Updates == nil
 	p.Comparison = c
 	return c
 }

@@ -79,7 +79,8 @@ func compareRolls(old, p *Plan) []Roll {
 		common = append(common, fmt.Sprintf("node system %s -> %s", short(o.NodeSystemHash), short(n.NodeSystemHash)))
 	}
 	if o.KubernetesVersion != n.KubernetesVersion {
-		common = append(common, fmt.Sprintf("Kubernetes version guard %s -> %s", orAny(o.KubernetesVersion), orAny(n.KubernetesVersion)))
+		common = append(common, fmt.Sprintf("Kubernetes version guard %s -> %s: checked again, a node on the current system only checked",
+			orAny(o.KubernetesVersion), orAny(n.KubernetesVersion)))
 	}
 	for _, name := range n.Order {
 		if !existed[name] {
@@ -122,7 +123,9 @@ func (p *Plan) writeTextRolls(w *bufio.Writer) {
 	}
 	if c := p.Comparison; c != nil {
 		fmt.Fprintf(w, "\nRolls (compared with %s)\n", c.Against)
-		if len(c.Rolls) == 0 {
+		if c.NoRollData {
+			w.WriteString("  the earlier plan has no roll data (made by an earlier nixlab): rolls cannot be compared\n")
+		} else if len(c.Rolls) == 0 {
 			w.WriteString("  no node rolls\n")
 		} else {
 			parts := make([]string, 0, len(c.Rolls))

@@ -91,3 +91,19 @@ func TestPlanShowsTheRollPolicy(t *testing.T) {
 		t.Errorf("JSON round trip: %+v, want %+v", back.Updates, p.Updates)
 	}
 }
+
+// A plan JSON of an earlier nixlab has no roll data: the comparison says
+// so instead of claiming no node rolls.
+func TestCompareWithAPlanWithoutRollData(t *testing.T) {
+	unsetEnv(t, "SSH_AUTH_SOCK")
+	dir := tempProject(t, map[string]string{"lab": rebootStack(nil)})
+	old := viaJSON(t, build(t, dir, "lab"))
+	old.Updates = nil
+	p := build(t, dir, "lab")
+	if c := p.CompareWith(old, "old.json"); !c.NoRollData || len(c.Rolls) != 0 {
+		t.Fatalf("comparison %+v", c)
+	}
+	if text := renderText(t, p); !strings.Contains(text, "Rolls (compared with old.json)\n  the earlier plan has no roll data") {
+		t.Errorf("text:\n%s", text)
+	}
+}

@@ -134,7 +134,7 @@ func rollReasons(md apitype.StepEventMetadata) []string {
 		out = append(out, "new node system "+short(at(cur, 0)))
 	}
 	if at(old, 1) != at(cur, 1) {
-		out = append(out, fmt.Sprintf("Kubernetes version %s -> %s", at(old, 1), at(cur, 1)))
+		out = append(out, fmt.Sprintf("Kubernetes version guard %s -> %s: checked again, a node on the current system only checked", at(old, 1), at(cur, 1)))
 	}
 	if len(out) == 0 {
 		out = append(out, "roll step replaced")

@@ -52,7 +52,7 @@ func TestPreviewRollSummary(t *testing.T) {
 		}, want: "will roll: nixlab-control-plane-1 (new node system bbbbbbbbbbbb), nixlab-workers-1 (new node system bbbbbbbbbbbb)\n" + note},
 		{name: "version guard changed", evs: []events.EngineEvent{
 			rollEvent(apitype.OpReplace, "workers-1-roll", "nixlab-workers-1", []any{h1, "1.35"}, []any{h1, "1.36"}),
-		}, want: "will roll: nixlab-workers-1 (Kubernetes version 1.35 -> 1.36)\n" + note},
+		}, want: "will roll: nixlab-workers-1 (Kubernetes version guard 1.35 -> 1.36: checked again, a node on the current system only checked)\n" + note},
 		{name: "drain around a VM update", evs: []events.EngineEvent{
 			step{op: apitype.OpReplace, typ: remoteCommandType, name: "workers-2-drain"}.event(),
 			step{op: apitype.OpReplace, typ: remoteCommandType, name: "workers-2-uncordon"}.event(),

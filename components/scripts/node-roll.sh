@@ -53,13 +53,16 @@
 #             skipped minor (target > cluster + 1); and, on any node but the
 #             first control plane, target > cluster (the first control plane has
 #             not upgraded the cluster yet: no node runs ahead of it).
-#   skip      on target: `[<node>] already on <path>, skipped`. Except a resume:
+#   skip      on target: `[<node>] already on <path>, skipped`. Except a pending
+#             kubeadm upgrade (on the system, but not upgraded: drain, upgrade,
+#             gate, uncordon), and a resume:
 #             when nixlab cordoned the node (annotation nixlab.io/roll) in an
 #             earlier, interrupted run, the health gate runs and the node is
 #             uncordoned.
 #   copy      `nix copy --no-check-sigs --to ssh-ng://<user>@<host>?remote-program=sudo -n
-#             nix-daemon <system>` (closure, as root on the node; the node's
-#             nix trusts the admin user, so unsigned paths are accepted).
+#             nix-daemon <system>` (the closure, received as root on the node:
+#             a trusted client of its store, which accepts unsigned paths
+#             when the client does not ask for signature checks).
 #   drain     (Kubernetes) annotate nixlab.io/roll=<target basename>, cordon,
 #             `kubectl drain --ignore-daemonsets --delete-emptydir-data
 #             --timeout=<N>s` (evictions honour PodDisruptionBudgets; flags of
@@ -132,8 +135,12 @@ readonly SYSTEM_RE='^/nix/store/[0-9a-df-np-sv-z]{32}-nixos-system-[A-Za-z0-9._+
 readonly NAME_RE='^[A-Za-z0-9][A-Za-z0-9.-]*$'
 readonly HOST_RE='^[A-Za-z0-9._:%-]+$'
 readonly USER_RE='^[a-z_][a-z0-9_-]*$'
-# How many health checks in a row a node must pass (gate).
-readonly GATE_PASSES=4
+# How many health checks in a row, a poll interval apart, a node must pass
+# (gate): 13 spans a minute with the default 5 s poll, longer than the 50 s
+# a Node's Ready condition outlives a kubelet that stopped posting
+# (NodeMonitorGracePeriod, v1.35.4 pkg/controller/nodelifecycle/config/
+# v1alpha1/defaults.go).
+readonly GATE_PASSES=13
 # Longest check output quoted in a message, in characters.
 readonly MAX_OUTPUT=1500
 # What every command sent to a node starts with: NixOS's PATH (a
@@ -441,18 +448,42 @@ check_versions() {
   cluster_minor="$(minor_of "$cluster")" || die "unexpected cluster version '$cluster'"
   kubelet_minor="$(minor_of "$KUBELET_VERSION")" ||
     die "unexpected kubelet version '$KUBELET_VERSION' of Node $NODE; nothing was changed"
-  if (( TARGET_MINOR < cluster_minor )); then
+  if (( TARGET_MINOR < cluster_minor )) || newer "$cluster" "$TARGET_VERSION"; then
     die "refused: the cluster runs $cluster but the target system carries $TARGET_VERSION: kubeadm cannot downgrade a cluster. Nothing was changed"
   fi
-  if (( TARGET_MINOR < kubelet_minor )); then
+  if (( TARGET_MINOR < kubelet_minor )) || newer "$KUBELET_VERSION" "$TARGET_VERSION"; then
     die "refused: $NODE's kubelet is $KUBELET_VERSION but the target system carries $TARGET_VERSION: a downgrade. Nothing was changed"
   fi
   if (( TARGET_MINOR > cluster_minor + 1 )); then
     die "refused: the cluster runs $cluster and the target system carries $TARGET_VERSION: kubeadm upgrades one minor version at a time (to 1.$((cluster_minor + 1)) first). Nothing was changed"
   fi
-  if [[ "$UPGRADE_ROLE" == other ]] && newer "$TARGET_VERSION" "$cluster"; then
-    die "refused: the target system carries $TARGET_VERSION but the cluster is still at $cluster: the first control plane must run 'kubeadm upgrade apply' first (no node runs ahead of the control plane). Nothing was changed"
+}
+
+# not_ahead refuses a node other than the first control plane a system newer
+# than the cluster: no node runs ahead of the control plane.
+not_ahead() {
+  if [[ "$UPGRADE_ROLE" == other ]] && newer "$TARGET_VERSION" "$CLUSTER_VERSION"; then
+    die "refused: the target system carries $TARGET_VERSION but the cluster is still at $CLUSTER_VERSION: the first control plane must run 'kubeadm upgrade apply' first (no node runs ahead of the control plane). Nothing was changed"
   fi
+}
+
+# pending_upgrade prints the kubeadm upgrade this node still needs: apply
+# (the first control plane, target newer than the cluster), node (another
+# node whose kubelet is older than the target while the cluster is there
+# already), or nothing.
+pending_upgrade() {
+  [[ "$KUBE" == yes ]] || return 0
+  if [[ "$UPGRADE_ROLE" == first ]] && newer "$TARGET_VERSION" "$CLUSTER_VERSION"; then
+    printf 'apply\n'
+  elif newer "$TARGET_VERSION" "$KUBELET_VERSION" && ! newer "$TARGET_VERSION" "$CLUSTER_VERSION"; then
+    printf 'node\n'
+  fi
+}
+
+# run_upgrade KIND runs kubeadm upgrade KIND (apply|node) and records it.
+run_upgrade() {
+  upgrade_kubernetes "$1"
+  UPGRADED="kubeadm upgrade $1"
 }
 
 # gate_once runs every health check once; on a failure sets CHECK and CHECK_OUT.
@@ -489,13 +520,13 @@ gate_once() {
 }
 
 # gate polls gate_once until it passes GATE_PASSES times in a row (a poll
-# interval apart: 15 s with the default 5 s), or NIXLAB_HEALTH_TIMEOUT
+# interval apart: a minute with the default 5 s), or NIXLAB_HEALTH_TIMEOUT
 # passes. One pass right after a switch may read what the old kubelet
 # posted: the Node's Ready condition stays True for the node monitor's
-# grace period after a kubelet stops (40-50 s, v1.35.4 pkg/controller/
-# nodelifecycle), and a kubelet that crashes again after its restart is
-# `active` between crashes; a kubelet unit restarting within the window
-# reads `activating` and starts the count again.
+# grace period after a kubelet stops posting (50 s), and a kubelet that
+# crashes again after its restart is `active` between crashes; within the
+# window the condition turns, or the unit reads `activating`, and the count
+# starts again.
 gate() {
   local deadline=$((SECONDS + HEALTH_TIMEOUT)) passes=0
   log "checking health"
@@ -678,6 +709,20 @@ main() {
     changed_parts "$SYSTEM" || die "cannot compare $SYSTEM with the booted system: $(output)"
   fi
   if [[ "$CURRENT" == "$SYSTEM" && -z "$CHANGED" ]]; then
+    local pending
+    pending="$(pending_upgrade)"
+    if [[ -n "$pending" ]]; then
+      # On the system already (a node cloned or switched before the
+      # cluster was upgraded, or an interrupted roll), but kubeadm has not
+      # upgraded it: drain, upgrade, gate, uncordon.
+      log "already on $SYSTEM, but its kubeadm upgrade is pending"
+      drain
+      run_upgrade "$pending"
+      gate || die "$CHECK failed: $CHECK_OUT after kubeadm upgrade $pending; $NODE stays cordoned (it already ran the system: nothing to roll back to): fix it and re-run; the roll stopped"
+      finish_healthy
+      printf '%s\n' "$SYSTEM"
+      return 0
+    fi
     if [[ "$KUBE" == yes && -n "$MARK" ]]; then
       log "already on $SYSTEM, cordoned by an interrupted roll: resuming"
       gate || die "$CHECK failed: $CHECK_OUT; $NODE stays cordoned (resumed roll, nothing to roll back to): fix it and re-run, or roll back by hand; the roll stopped"
@@ -694,6 +739,7 @@ main() {
   # /var/lib/nixos/declarative-users missing from the new spec are removed),
   # so switching a node whose login user is not the new system's admin user
   # would lock nixlab (and the rollback) out of it.
+  [[ "$KUBE" != yes ]] || not_ahead
   if [[ "$NIXLAB_NODE_USER" != "$ADMIN_USER" ]]; then
     die "refused: the new system's admin user is $ADMIN_USER but $NODE logs in as $NIXLAB_NODE_USER (the user it was cloned with); switching would delete $NIXLAB_NODE_USER and lock the node out. Set nixlab:adminUser back to $NIXLAB_NODE_USER, or hold the node (nixlab:updates.hold) or replace it. Nothing was changed"
   fi
@@ -719,13 +765,9 @@ main() {
     # uploadconfig.go; phases/upgrade/policy.go allows patch upgrades);
     # every other node follows with `upgrade node` (its kubelet config and,
     # on a control plane, its static pods).
-    if [[ "$UPGRADE_ROLE" == first ]] && newer "$TARGET_VERSION" "$CLUSTER_VERSION"; then
-      upgrade_kubernetes apply
-      UPGRADED="kubeadm upgrade apply"
-    elif newer "$TARGET_VERSION" "$KUBELET_VERSION"; then
-      upgrade_kubernetes node
-      UPGRADED="kubeadm upgrade node"
-    fi
+    local kind
+    kind="$(pending_upgrade)"
+    [[ -z "$kind" ]] || run_upgrade "$kind"
   fi
   if ! activate "$SYSTEM"; then
     failed "$CHECK" "$CHECK_OUT"
