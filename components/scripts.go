@@ -18,9 +18,15 @@ var scripts embed.FS
 // script returns an embedded script's text, with the helper files it
 // sources from beside itself inlined (see includeLine).
 func script(name string) string {
-	return includeLine.ReplaceAllStringFunc(embedded(name), func(line string) string {
+	return inlineHelpers(name, embedded)
+}
+
+// inlineHelpers returns the script name as read returns it, each includeLine
+// replaced by the text of the helper it sources (read the same way).
+func inlineHelpers(name string, read func(string) string) string {
+	return includeLine.ReplaceAllStringFunc(read(name), func(line string) string {
 		lib := includeLine.FindStringSubmatch(line)[1]
-		body := strings.TrimPrefix(embedded(lib), "#!/usr/bin/env bash\n")
+		body := strings.TrimPrefix(read(lib), "#!/usr/bin/env bash\n")
 		return "# --- " + lib + ", inlined by nixlab ---\n" + strings.TrimRight(body, "\n") + "\n# --- end of " + lib + " ---"
 	})
 }

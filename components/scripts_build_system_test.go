@@ -85,6 +85,13 @@ func TestScriptBuildISO_SystemStagesUnsafeFlakeDir(t *testing.T) {
 	if entries, _ := os.ReadDir(f.tmp); len(entries) != 0 {
 		t.Errorf("staging directory left behind: %v", entries)
 	}
+	// The build wrote no flake.lock: nothing to copy back, nothing to warn about.
+	if strings.Contains(res.stderr, "warning") {
+		t.Errorf("a warning although the build wrote no flake.lock: %q", res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(spaced, "flake.lock")); !os.IsNotExist(err) {
+		t.Errorf("a flake.lock appeared in the flake directory: %v", err)
+	}
 }
 
 // What the system build refuses, each with a message that says why, and

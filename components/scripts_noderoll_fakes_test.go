@@ -18,6 +18,7 @@ package components_test
 //   reboot-down     N: how many connections a reboot refuses (default 2)
 //   reboot-into     a reboot boots this store path instead of boot-default
 //   kubelet         what `systemctl is-active kubelet` prints (default active)
+//   kubelet-starting  N: the next N checks see it "activating" first
 //   ready-fail-<system basename>   node-ready fails on that system, with this text
 //   switch-fail-<system basename>  switch-to-configuration switch fails so
 // Cluster ($FAKE_WORLD/cluster):
@@ -171,6 +172,10 @@ r="$NIXLAB_ROOT"
 case "$*" in
   "is-active kubelet")
     s="$(cat "$r/kubelet" 2>/dev/null || echo active)"
+    if [[ -f "$r/kubelet-starting" ]] && (( $(cat "$r/kubelet-starting") > 0 )); then
+      echo $(( $(cat "$r/kubelet-starting") - 1 )) >"$r/kubelet-starting"
+      s=activating
+    fi
     echo "$s"
     [[ "$s" == active || "$s" == reloading ]]
     ;;

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -391,6 +392,33 @@ func TestScriptNodeRoll_SwitchWithoutReboot(t *testing.T) {
 	}
 }
 
+// The gate polls: a kubelet still starting after the switch fails the
+// first checks, then the node passes the gate's checks in a row and the
+// roll goes on.
+func TestScriptNodeRoll_GateWaitsForKubelet(t *testing.T) {
+	t.Parallel()
+	w, _ := rollLab(t)
+	b := w.system(t, "b", "v1.35.2", "6.6.1", "257.1")
+	w.nodeFile(t, "w1", "kubelet-starting", "2\n")
+	res := w.run(t, w.env("w1", b))
+	rollExpect(t, res, 0, b+"\n", "[w1] checking health\n", "[w1] healthy, uncordoned\n")
+	calls := w.callList(t)
+	// Activating twice, then active in each of the passes in a row the
+	// gate wants (GATE_PASSES).
+	m := regexp.MustCompile(`(?m)^readonly GATE_PASSES=([0-9]+)$`).FindStringSubmatch(components.ScriptText("node-roll.sh"))
+	if m == nil {
+		t.Fatal("node-roll.sh sets no GATE_PASSES")
+	}
+	passes, _ := strconv.Atoi(m[1])
+	if n := rollCount(calls, rollW1+": systemctl is-active kubelet"); n != 2+passes {
+		t.Errorf("%d kubelet checks, want %d (activating twice, then active %d times)", n, 2+passes, passes)
+	}
+	rollNone(t, calls, "rolling back")
+	if strings.Contains(res.stderr, "failed") {
+		t.Errorf("a check failed:\n%s", res.stderr)
+	}
+}
+
 // A changed kernel, initrd, modules or systemd needs a reboot: boot, reboot,
 // wait for the node to come back on the new system, then the gate.
 func TestScriptNodeRoll_RebootWhenBootPartsChange(t *testing.T) {
@@ -429,6 +457,13 @@ func TestScriptNodeRoll_AlreadyOnTarget(t *testing.T) {
 		res := w.run(t, w.env("w1", a))
 		rollExpect(t, res, 0, a+"\n", "[w1] already on "+a+", skipped\n")
 		rollNone(t, w.callList(t), "nix --extra", "cordon", "drain", "nix-env", "switch-to-configuration", "node-ready")
+	})
+	t.Run("without Kubernetes", func(t *testing.T) {
+		w, a := rollLab(t)
+		res := w.run(t, w.env("w1", a, "NIXLAB_KUBERNETES=no", "NIXLAB_KUBE_HOSTS", "NIXLAB_KUBE_VERSION",
+			"NIXLAB_DRAIN_TIMEOUT", "NIXLAB_UPGRADE_ROLE"))
+		rollExpect(t, res, 0, a+"\n", "[w1] already on "+a+", skipped\n")
+		rollNone(t, w.callList(t), "kubectl", "kubeadm", "nix --extra", "nix-env", "switch-to-configuration")
 	})
 	t.Run("reboot pending", func(t *testing.T) {
 		w, _ := rollLab(t)
@@ -862,6 +897,20 @@ func TestScriptNodeRoll_ClusterReadFails(t *testing.T) {
 	}
 }
 
+// The node is healthy but its annotation cannot be removed: the step
+// fails, saying what to do by hand.
+func TestScriptNodeRoll_UncordonFails(t *testing.T) {
+	t.Parallel()
+	w, _ := rollLab(t)
+	b := w.system(t, "b", "v1.35.2", "6.6.1", "257.1")
+	w.setCluster(t, "error", "|annotate node w1 nixlab.io/roll-\nError from server (Forbidden): nodes \"w1\" is forbidden\n")
+	res := w.run(t, w.env("w1", b))
+	rollExpect(t, res, 1, "", "[w1] healthy, but uncordoning failed: Error from server (Forbidden): nodes \"w1\" is forbidden; run 'kubectl uncordon w1'")
+	if strings.Contains(res.stderr, "healthy, uncordoned") {
+		t.Errorf("reported uncordoned:\n%s", res.stderr)
+	}
+}
+
 // A check's output is quoted on one line, at most 1500 characters: a
 // longer one keeps its end, after "...".
 func TestScriptNodeRoll_LongCheckOutput(t *testing.T) {
@@ -997,17 +1046,26 @@ func TestScriptNodeRoll_UpgradeFailures(t *testing.T) {
 
 // A resumed node that fails its gate stays cordoned. The kubelet check
 // wants "active": a kubelet still reloading (is-active exits 0 for it) is
-// not healthy yet.
+// not healthy yet; nor is a Node whose Ready condition kubectl reads fine
+// as Unknown.
 func TestScriptNodeRoll_ResumeGateFails(t *testing.T) {
 	t.Parallel()
-	for _, state := range []string{"failed", "reloading"} {
-		t.Run(state, func(t *testing.T) {
+	for _, tc := range []struct{ name, file, content, want string }{
+		{"kubelet failed", "kubelet", "failed\n", "[w1] kubelet failed: systemctl is-active kubelet: failed (still failing after 2 s)"},
+		{"kubelet reloading", "kubelet", "reloading\n", "[w1] kubelet failed: systemctl is-active kubelet: reloading (still failing after 2 s)"},
+		{"node not Ready", "", "", "[w1] node Ready failed: the Node's Ready condition is Unknown (still failing after 2 s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			w, a := rollLab(t)
 			w.setCluster(t, "nodes/w1/cordoned", "")
 			w.setCluster(t, "nodes/w1/annotation", strings.TrimPrefix(a, "/nix/store/")+"\n")
-			w.nodeFile(t, "w1", "kubelet", state+"\n")
+			if tc.file != "" {
+				w.nodeFile(t, "w1", tc.file, tc.content)
+			} else {
+				w.setCluster(t, "nodes/w1/notready", "")
+			}
 			res := w.run(t, w.env("w1", a))
-			rollExpect(t, res, 1, "", "[w1] kubelet failed: systemctl is-active kubelet: "+state+" (still failing after 2 s)", "w1 stays cordoned")
+			rollExpect(t, res, 1, "", tc.want, "w1 stays cordoned")
 			rollNone(t, w.callList(t), "uncordon", "nix-env")
 		})
 	}
