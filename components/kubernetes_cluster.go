@@ -297,10 +297,16 @@ func seconds(d time.Duration) string {
 
 // versionArg is the version argument of the scripts: "-" for any.
 func (b *clusterBuilder) versionArg() string {
-	if b.a.Version == "" {
+	return versionArg(b.a.Version)
+}
+
+// versionArg is a Kubernetes "major.minor" as the scripts take it: "-"
+// for "" (any version).
+func versionArg(v string) string {
+	if v == "" {
 		return "-"
 	}
-	return b.a.Version
+	return v
 }
 
 // onFirstControlPlane fills the connection of a step that runs on the

@@ -369,7 +369,7 @@ func NewNixOSTemplate(ctx *pulumi.Context, name string, args *NixOSTemplateArgs,
 			strconv.Itoa(int(a.InstallTimeout/time.Second)),
 			strconv.Itoa(int(a.PollInterval/time.Second)),
 			CdromInterface)),
-		Update:   pulumi.String("true"),
+		Update:   pulumi.String(noOpUpdate),
 		Triggers: pulumi.Array{t.VM.ID(), pulumi.String(hash)},
 		Logging:  remote.LoggingStdoutAndStderr,
 	}, parent, pulumi.DependsOn([]pulumi.Resource{t.VM}))

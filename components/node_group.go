@@ -192,6 +192,11 @@ func (a K8sNodeGroupArgs) withDefaults() K8sNodeGroupArgs {
 		a.Bridge = pulumi.String(DefaultBridge)
 	}
 	a.Host = a.Host.withDefaults()
+	if a.VMUpdateDrain != nil && a.VMUpdateDrain.Timeout == 0 {
+		d := *a.VMUpdateDrain
+		d.Timeout = DefaultDrainTimeout
+		a.VMUpdateDrain = &d
+	}
 	return a
 }
 
@@ -214,6 +219,11 @@ func (a K8sNodeGroupArgs) check(name string) error {
 	}
 	if a.TemplateVMID < 100 || a.TemplateVMID > 999999999 {
 		errs = append(errs, fmt.Errorf("TemplateVMID %d is outside 100-999999999: pass NixOSTemplate.VMID", a.TemplateVMID))
+	}
+	if a.VMUpdateDrain != nil {
+		if err := a.VMUpdateDrain.check(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if a.Network.CIDR == "" {
 		if err := a.Host.check(); err != nil {
@@ -448,10 +458,7 @@ func rebootTriggers(n *Node, trigger pulumi.Map) pulumi.Array {
 // newReadiness registers node i's readiness check.
 func (b *groupBuilder) newReadiness(i int, n *Node, ip pulumi.StringOutput, trigger pulumi.Map) (*remote.Command, error) {
 	a := b.a
-	swap := "no"
-	if a.Readiness.SwapExpected {
-		swap = "yes"
-	}
+	swap := yesNo(a.Readiness.SwapExpected)
 	nfs := a.Readiness.NFSMountPoint
 	if nfs == "" {
 		nfs = "-"

@@ -258,10 +258,7 @@ func yesNo(b bool) string {
 
 // rollTriggers are what replaces a roll step (and so rolls its node).
 func rollTriggers(hash, version string) pulumi.Array {
-	if version == "" {
-		version = "-"
-	}
-	return pulumi.Array{pulumi.String(hash), pulumi.String(version)}
+	return pulumi.Array{pulumi.String(hash), pulumi.String(versionArg(version))}
 }
 
 // step registers the roll step of node n; upgradeRole is "first" for the
@@ -295,7 +292,7 @@ func (b *rollBuilder) step(n *Node, upgradeRole string, after []pulumi.Resource)
 		// values also when it replaces a resource (pulumi/pulumi
 		// pkg/resource/deploy/step_generator.go, generateSteps,
 		// processIgnoreChanges): a roll must run with this run's system.
-		Update:      pulumi.String("true"),
+		Update:      pulumi.String(noOpUpdate),
 		Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 		Environment: env,
 		// The private key only on stdin, never in the environment or on a

@@ -52,6 +52,16 @@ type nodeStep struct {
 	DeletedWith pulumi.Resource
 }
 
+// noOpUpdate is the update command of commands that must only run on
+// create (and so on replacement): an update stores the new inputs and runs
+// nothing. Such a command ignores no input, because the engine keeps
+// ignored inputs at their old values also when it replaces a resource
+// (pulumi/pulumi pkg/resource/deploy/step_generator.go, generateSteps,
+// processIgnoreChanges): its replacement runs with this run's values. Used
+// by the template's finalize, the roll steps and the drains around VM
+// updates.
+const noOpUpdate = "true"
+
 // stepRunner registers node steps of one component with the stack's key.
 type stepRunner struct {
 	ctx    *pulumi.Context

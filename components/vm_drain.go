@@ -30,6 +30,7 @@ type VMUpdateDrain struct {
 	Timeout time.Duration
 }
 
+// check is part of K8sNodeGroupArgs.check, before anything is registered.
 func (d VMUpdateDrain) check() error {
 	if len(d.ControlPlaneVMIDs) == 0 {
 		return errors.New("VMUpdateDrain: ControlPlaneVMIDs is empty: nowhere to run kubectl")
@@ -40,27 +41,14 @@ func (d VMUpdateDrain) check() error {
 	return nil
 }
 
-// noOpUpdate is the update command of steps that must only run on create
-// (and so on replacement): an update stores the new inputs and runs
-// nothing. Such a step ignores no input, because the engine keeps ignored
-// inputs at their old values also when it replaces a resource (pulumi/pulumi
-// pkg/resource/deploy/step_generator.go, generateSteps,
-// processIgnoreChanges): its replacement runs with this run's values.
-const noOpUpdate = "true"
-
 // newVMDrain registers node n's drain ("drain", before its VM) or uncordon
 // ("uncordon", after its readiness check) step. Both are replaced, and run,
 // when the VM's reboot fields change (trigger, as rebootTrigger gives it):
 // exactly when the provider will reboot the running VM. A node still to be
 // cloned, or not in the cluster, has nothing to drain (the script says so).
+// The args were checked and defaulted with the group's.
 func (b *groupBuilder) newVMDrain(n *Node, action string, trigger pulumi.Map, after pulumi.Resource) (*remote.Command, error) {
-	d := *b.a.VMUpdateDrain
-	if err := d.check(); err != nil {
-		return nil, err
-	}
-	if d.Timeout == 0 {
-		d.Timeout = DefaultDrainTimeout
-	}
+	d := b.a.VMUpdateDrain
 	args := []string{action, n.Name, strconv.Itoa(n.VMID), seconds(d.Timeout)}
 	for _, id := range d.ControlPlaneVMIDs {
 		args = append(args, strconv.Itoa(id))

@@ -30,6 +30,26 @@ func deployKubernetes(ctx *pulumi.Context, cfg *Config, lab *Lab, opts []pulumi.
 	return nil
 }
 
+// nodesByRole are the deployed nodes, control planes and workers, each in
+// GroupOrder (control-plane groups first, then by name) and index order
+// within a group: the join order of the cluster and the roll order.
+func nodesByRole(cfg *Config, lab *Lab) (controlPlanes, workers []*components.Node) {
+	for _, name := range cfg.GroupOrder() {
+		g := lab.NodeGroups[name]
+		if g == nil {
+			continue
+		}
+		for _, n := range g.Nodes {
+			if n.Role == RoleControlPlane {
+				controlPlanes = append(controlPlanes, n)
+			} else {
+				workers = append(workers, n)
+			}
+		}
+	}
+	return controlPlanes, workers
+}
+
 // kubernetesArgs maps the config and the deployed node groups onto the
 // cluster: control planes of every control-plane group in group order
 // (GroupOrder: control planes first, then by name), each group's nodes in
@@ -50,19 +70,7 @@ func kubernetesArgs(cfg *Config, lab *Lab) *components.KubernetesClusterArgs {
 		CNI:           k.CNI,
 		Version:       k.Version,
 	}
-	for _, name := range cfg.GroupOrder() {
-		g := lab.NodeGroups[name]
-		if g == nil {
-			continue
-		}
-		for _, n := range g.Nodes {
-			if n.Role == RoleControlPlane {
-				args.ControlPlanes = append(args.ControlPlanes, n)
-			} else {
-				args.Workers = append(args.Workers, n)
-			}
-		}
-	}
+	args.ControlPlanes, args.Workers = nodesByRole(cfg, lab)
 	if cfg.NFS != nil {
 		s := k.Storage
 		args.Storage = &components.ClusterStorage{

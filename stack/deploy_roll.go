@@ -38,19 +38,13 @@ func deployRoll(ctx *pulumi.Context, cfg *Config, lab *Lab, opts []pulumi.Resour
 			Hold:           append([]string{}, cfg.Updates.Hold...),
 		},
 	}
+	args.ControlPlanes, args.Workers = nodesByRole(cfg, lab)
+	// The end of the clone chain: the last group's last clone, readiness
+	// check or uncordon (groups are chained through CloneAfter).
 	var last pulumi.Resource
 	for _, name := range cfg.GroupOrder() {
-		g := lab.NodeGroups[name]
-		if g == nil {
-			continue
-		}
-		last = g.LastClone
-		for _, n := range g.Nodes {
-			if n.Role == RoleControlPlane {
-				args.ControlPlanes = append(args.ControlPlanes, n)
-			} else {
-				args.Workers = append(args.Workers, n)
-			}
+		if g := lab.NodeGroups[name]; g != nil {
+			last = g.LastClone
 		}
 	}
 	if len(args.ControlPlanes)+len(args.Workers) == 0 {
